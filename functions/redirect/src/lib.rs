@@ -1,0 +1,136 @@
+//! Redirect Lambda: `GET /?ref=CODE[&…]` → `302` to the same path on the site origin with
+//! `ref` removed, the referral cookie set (first-touch by default) and one click counted.
+//!
+//! A bad or unknown code never breaks the landing page: the visitor is still redirected,
+//! just without a cookie. If DynamoDB is unreachable, a syntactically valid code still
+//! gets its cookie (attribution is re-validated at signup) and the click goes uncounted.
+
+pub mod plan;
+
+use http::header::{ALLOW, CACHE_CONTROL, COOKIE, LOCATION, SET_COOKIE};
+use lambda_http::{http, Body, Request, Response};
+use shared::config::{self, ConfigError, Source};
+use shared::domain::RefCode;
+use shared::store::{ClickOutcome, Codes};
+use shared::ApiError;
+use url::Url;
+
+pub use plan::{plan, Plan, RefParam, Touch};
+
+/// Cookie lifetime: 400 days, the maximum browsers honour.
+pub const COOKIE_MAX_AGE_SECS: i64 = 400 * 24 * 60 * 60;
+
+#[derive(Debug, Clone)]
+pub struct RedirectConfig {
+    pub site_origin: Url,
+    /// Optional `Domain=` for the cookie (e.g. `example.com` when links live on `go.example.com`).
+    pub cookie_domain: Option<String>,
+    pub touch: Touch,
+}
+
+impl RedirectConfig {
+    pub fn from_env(src: &dyn Source) -> Result<Self, ConfigError> {
+        let site_origin =
+            config::origin(src, "SITE_ORIGIN", "the public site visitors land on, e.g. https://www.example.com")?;
+        let touch = match config::optional(src, "ATTRIBUTION_MODEL").as_deref() {
+            None | Some("first_touch") => Touch::First,
+            Some("last_touch") => Touch::Last,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    key: "ATTRIBUTION_MODEL",
+                    reason: format!("expected first_touch or last_touch, got {other:?}"),
+                })
+            }
+        };
+        Ok(Self { site_origin, cookie_domain: config::optional(src, "COOKIE_DOMAIN"), touch })
+    }
+}
+
+/// The `Set-Cookie` value for a referral code.
+///
+/// Not `HttpOnly` on purpose: the attribution snippet (ref.js) must read it to mirror the
+/// code into localStorage and restore it after cookies are cleared or an OAuth hop. The
+/// code is public (it is printed in the link), so script access exposes nothing secret.
+pub fn referral_cookie(code: RefCode, domain: Option<&str>) -> String {
+    let mut builder = cookie::Cookie::build(("ref", code.to_string()))
+        .max_age(cookie::time::Duration::seconds(COOKIE_MAX_AGE_SECS))
+        .path("/")
+        .secure(true)
+        .same_site(cookie::SameSite::Lax);
+    if let Some(domain) = domain {
+        builder = builder.domain(domain.to_string());
+    }
+    builder.build().to_string()
+}
+
+/// Handles one request. Never fails: every path ends in a response.
+pub async fn handle<S: Codes>(store: &S, cfg: &RedirectConfig, req: &Request) -> Response<Body> {
+    if req.method() != http::Method::GET && req.method() != http::Method::HEAD {
+        let mut resp = ApiError::method_not_allowed("GET or HEAD").into_response();
+        resp.headers_mut().insert(ALLOW, http::HeaderValue::from_static("GET, HEAD"));
+        return resp;
+    }
+    let cookies = req.headers().get_all(COOKIE).iter().filter_map(|v| v.to_str().ok());
+    let plan = plan(&cfg.site_origin, req.uri().path(), req.uri().query(), cookies);
+
+    let (outcome, cookie_for) = match plan.ref_param {
+        RefParam::Absent => ("no_ref", None),
+        RefParam::Malformed => ("malformed_code", None),
+        RefParam::Valid(code) => match store.record_click(&code).await {
+            Ok(ClickOutcome::Counted) => ("counted", Some(code)),
+            Ok(ClickOutcome::UnknownCode) => ("unknown_code", None),
+            Err(err) => {
+                tracing::warn!(code = %code, error = %err, "click not counted; setting cookie anyway");
+                ("store_unavailable", Some(code))
+            }
+        },
+    };
+    let set_cookie = cookie_for.filter(|code| plan.should_set_cookie(cfg.touch, *code));
+    tracing::info!(
+        outcome,
+        code = cookie_for.map(|c| c.to_string()),
+        cookie_set = set_cookie.is_some(),
+        "referral redirect"
+    );
+
+    let mut builder = Response::builder()
+        .status(http::StatusCode::FOUND)
+        .header(LOCATION, plan.location.as_str())
+        .header(CACHE_CONTROL, "no-store");
+    if let Some(code) = set_cookie {
+        builder = builder.header(SET_COOKIE, referral_cookie(code, cfg.cookie_domain.as_deref()));
+    }
+    builder.body(Body::Empty).unwrap_or_else(|err| {
+        tracing::error!(error = %err, "redirect response could not be built");
+        ApiError::internal().into_response()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_has_the_exact_attributes() {
+        let c = referral_cookie(RefCode::parse("K7M2XQ").unwrap(), None);
+        let parsed = cookie::Cookie::parse(c.clone()).unwrap();
+        assert_eq!(parsed.value(), "K7M2XQ");
+        assert_eq!(parsed.max_age(), Some(cookie::time::Duration::seconds(34_560_000)));
+        assert_eq!(parsed.path(), Some("/"));
+        assert_eq!(parsed.secure(), Some(true));
+        assert_eq!(parsed.same_site(), Some(cookie::SameSite::Lax));
+        assert_eq!(parsed.http_only(), None);
+        assert!(c.starts_with("ref=K7M2XQ;"));
+    }
+
+    #[test]
+    fn config_validates_the_model() {
+        let env: std::collections::HashMap<&str, &str> =
+            [("SITE_ORIGIN", "https://www.example.com"), ("ATTRIBUTION_MODEL", "last_touch")].into();
+        assert_eq!(RedirectConfig::from_env(&env).unwrap().touch, Touch::Last);
+        let bad: std::collections::HashMap<&str, &str> =
+            [("SITE_ORIGIN", "https://www.example.com"), ("ATTRIBUTION_MODEL", "middle")].into();
+        assert!(RedirectConfig::from_env(&bad).is_err());
+        assert!(RedirectConfig::from_env(&std::collections::HashMap::<&str, &str>::new()).is_err());
+    }
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# `make dev`: the whole system on 127.0.0.1 — moto server (DynamoDB + SQS), the table and
+# queues from template.yaml, the fake Wellflow, and `cargo lambda watch` serving every
+# function. Ctrl-C stops everything this script started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MOTO_PORT=${MOTO_PORT:-4566}
+WELLFLOW_PORT=${WELLFLOW_PORT:-9100}
+LAMBDA_PORT=${LAMBDA_PORT:-9000}
+PY=.venv/bin/python
+mkdir -p .local
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  echo
+  echo "stopping local stack..."
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+for port in "$MOTO_PORT" "$WELLFLOW_PORT" "$LAMBDA_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port on 127.0.0.1 is busy (another 'make dev'?). Stop it or set MOTO_PORT/WELLFLOW_PORT/LAMBDA_PORT." >&2
+    exit 1
+  fi
+done
+
+echo "building functions and local tools..."
+cargo build --quiet --workspace --bins
+
+"$PY" infra/moto_server.py --port "$MOTO_PORT" --parent-pid $$ > .local/moto.out 2> .local/moto.log &
+pids+=($!)
+for _ in $(seq 1 100); do grep -q MOTO_ENDPOINT .local/moto.out 2>/dev/null && break; sleep 0.1; done
+MOTO_ENDPOINT=$(sed -n 's/^MOTO_ENDPOINT=//p' .local/moto.out)
+[ -n "$MOTO_ENDPOINT" ] || { echo "moto did not start, see .local/moto.log" >&2; exit 1; }
+
+target/debug/local-stack --endpoint "$MOTO_ENDPOINT" --template template.yaml --table referrals --prefix local \
+  --env-out .local/stack.env --seed demo-referrer=K7M2XQ
+
+WELLFLOW_API_KEY=local-dev-key target/debug/fake-wellflow --port "$WELLFLOW_PORT" > .local/wellflow.log 2>&1 &
+pids+=($!)
+
+{
+  cat .local/stack.env
+  echo "AWS_ENDPOINT_URL=$MOTO_ENDPOINT"
+  echo "AWS_REGION=us-east-1"
+  echo "AWS_ACCESS_KEY_ID=test"
+  echo "AWS_SECRET_ACCESS_KEY=test"
+  echo "SITE_ORIGIN=https://www.example.com"
+  echo "ATTRIBUTION_MODEL=first_touch"
+  echo "WELLFLOW_BASE_URL=http://127.0.0.1:$WELLFLOW_PORT"
+  echo "WELLFLOW_API_KEY=local-dev-key"
+  echo "RUST_LOG=info"
+} > .local/functions.env
+
+cargo lambda watch --quiet -A 127.0.0.1 -P "$LAMBDA_PORT" --env-file .local/functions.env > .local/lambda.log 2>&1 &
+pids+=($!)
+for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$LAMBDA_PORT") 2>/dev/null && break; sleep 0.1; done
+
+BASE="http://127.0.0.1:$LAMBDA_PORT/lambda-url"
+cat <<BANNER
+
+Local referral stack is up (logs in .local/):
+  moto (DynamoDB + SQS)  $MOTO_ENDPOINT      table: referrals
+  fake Wellflow          http://127.0.0.1:$WELLFLOW_PORT   (POST /__fault {"mode":"down"} to break it)
+  functions              $BASE/<function>/<path>
+
+Try (demo-referrer owns code K7M2XQ):
+  curl -i '$BASE/redirect/?ref=K7M2XQ&utm_source=demo'
+  curl -i '$BASE/redirect/pricing?ref=NOPE00'
+
+Press Ctrl-C to stop everything.
+BANNER
+
+wait -n "${pids[@]}"
+echo "a component exited; see .local/*.log" >&2

@@ -1,0 +1,170 @@
+//! Creates the DynamoDB table(s) and SQS queues declared in `template.yaml` on a local
+//! endpoint (moto server). Reading the SAM template itself keeps one schema: `make dev`,
+//! the tests and production all get the same keys, indexes and redrive policies.
+
+mod schema;
+
+use std::collections::BTreeMap;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+pub use schema::{parse_template, QueueDef, Schema, SchemaError, TableDef};
+
+/// SDK configuration for a local endpoint: fixed dummy credentials, us-east-1, no AWS access.
+pub fn local_sdk_config(endpoint: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "local-stack",
+        )))
+        .build()
+}
+
+/// What was created: the table name and each queue's URL by logical id.
+#[derive(Debug, Clone)]
+pub struct Provisioned {
+    pub table_name: String,
+    pub queue_urls: BTreeMap<String, String>,
+}
+
+impl Provisioned {
+    /// Environment variables the functions read, e.g. `TABLE_NAME`, `CREDIT_RETRY_QUEUE_URL`.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = vec![("TABLE_NAME".to_string(), self.table_name.clone())];
+        for (logical, url) in &self.queue_urls {
+            env.push((format!("{}_URL", screaming_snake(logical)), url.clone()));
+        }
+        env
+    }
+}
+
+/// `CreditRetryQueue` → `CREDIT_RETRY_QUEUE`.
+pub fn screaming_snake(camel: &str) -> String {
+    let mut out = String::new();
+    let mut prev_upper = true;
+    for ch in camel.chars() {
+        if ch.is_ascii_uppercase() && !prev_upper {
+            out.push('_');
+        }
+        prev_upper = ch.is_ascii_uppercase();
+        out.push(ch.to_ascii_uppercase());
+    }
+    out
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error("creating {what} failed: {message}")]
+    Aws { what: String, message: String },
+}
+
+fn aws_err(what: impl Into<String>, err: impl std::error::Error) -> ProvisionError {
+    ProvisionError::Aws { what: what.into(), message: aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string() }
+}
+
+/// Creates the (single) table as `table_name` and every queue as `<queue_prefix>-<LogicalId>`.
+pub async fn provision(
+    sdk: &SdkConfig,
+    schema: &Schema,
+    table_name: &str,
+    queue_prefix: &str,
+) -> Result<Provisioned, ProvisionError> {
+    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+    let [table] = schema.tables.as_slice() else {
+        return Err(
+            SchemaError::Unsupported(format!("expected one DynamoDB table, found {}", schema.tables.len())).into()
+        );
+    };
+    create_table(&dynamo, table_name, table).await?;
+
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let mut queue_urls = BTreeMap::new();
+    let mut arns = BTreeMap::new();
+    // Dead-letter queues first, so redrive policies can point at their ARNs.
+    let mut ordered: Vec<&QueueDef> = schema.queues.iter().collect();
+    ordered.sort_by_key(|q| q.dead_letter_target.is_some());
+    for queue in ordered {
+        let name = format!("{queue_prefix}-{}", queue.logical_id);
+        let mut req = sqs.create_queue().queue_name(&name);
+        for (key, value) in &queue.attributes {
+            req = req.attributes(QueueAttributeName::from(key.as_str()), value);
+        }
+        if let Some((target, max_receive)) = &queue.dead_letter_target {
+            let arn =
+                arns.get(target).ok_or_else(|| SchemaError::Unsupported(format!("{name}: unknown DLQ {target}")))?;
+            let policy = format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":{max_receive}}}"#);
+            req = req.attributes(QueueAttributeName::RedrivePolicy, policy);
+        }
+        let url = req.send().await.map_err(|e| aws_err(format!("queue {name}"), e))?.queue_url.unwrap_or_default();
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| aws_err(format!("queue {name} attributes"), e))?;
+        let arn = attrs.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().unwrap_or_default();
+        arns.insert(queue.logical_id.clone(), arn);
+        queue_urls.insert(queue.logical_id.clone(), url);
+    }
+    Ok(Provisioned { table_name: table_name.to_string(), queue_urls })
+}
+
+async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, def: &TableDef) -> Result<(), ProvisionError> {
+    let key = |(attr, kind): &(String, String)| {
+        KeySchemaElement::builder()
+            .attribute_name(attr)
+            .key_type(KeyType::from(kind.as_str()))
+            .build()
+            .expect("name and type set")
+    };
+    let mut req = client.create_table().table_name(name).billing_mode(BillingMode::PayPerRequest);
+    for (attr, ty) in &def.attributes {
+        req = req.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attr)
+                .attribute_type(ScalarAttributeType::from(ty.as_str()))
+                .build()
+                .expect("name and type set"),
+        );
+    }
+    for k in &def.key_schema {
+        req = req.key_schema(key(k));
+    }
+    for gsi in &def.gsis {
+        let mut builder = GlobalSecondaryIndex::builder()
+            .index_name(&gsi.name)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build());
+        for k in &gsi.key_schema {
+            builder = builder.key_schema(key(k));
+        }
+        req = req.global_secondary_indexes(builder.build().expect("index fields set"));
+    }
+    req.send().await.map_err(|e| aws_err(format!("table {name}"), e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names() {
+        assert_eq!(screaming_snake("CreditRetryQueue"), "CREDIT_RETRY_QUEUE");
+        assert_eq!(screaming_snake("CreditRetryDLQ"), "CREDIT_RETRY_DLQ");
+    }
+}

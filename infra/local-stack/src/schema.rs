@@ -1,0 +1,162 @@
+//! Extracts table and queue definitions from the SAM template (CloudFormation YAML).
+//!
+//! Only what shapes behaviour locally is read: key schema, attribute definitions, GSIs,
+//! queue attributes and redrive policies. Intrinsics are resolved just where needed
+//! (`!GetAtt Queue.Arn` in a redrive policy).
+
+use serde_yaml::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("template.yaml is not valid YAML: {0}")]
+    Yaml(#[from] serde_yaml::Error),
+    #[error("template.yaml: {0}")]
+    Unsupported(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GsiDef {
+    pub name: String,
+    pub key_schema: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableDef {
+    pub logical_id: String,
+    /// (attribute name, type S/N/B)
+    pub attributes: Vec<(String, String)>,
+    /// (attribute name, HASH/RANGE)
+    pub key_schema: Vec<(String, String)>,
+    pub gsis: Vec<GsiDef>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueDef {
+    pub logical_id: String,
+    /// SQS attribute name → value (VisibilityTimeout, MessageRetentionPeriod, ...).
+    pub attributes: Vec<(String, String)>,
+    /// (logical id of the DLQ, maxReceiveCount)
+    pub dead_letter_target: Option<(String, u64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Schema {
+    pub tables: Vec<TableDef>,
+    pub queues: Vec<QueueDef>,
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn pairs(list: &Value, a: &str, b: &str, what: &str) -> Result<Vec<(String, String)>, SchemaError> {
+    list.as_sequence()
+        .ok_or_else(|| SchemaError::Unsupported(format!("{what} must be a list")))?
+        .iter()
+        .map(|item| match (item.get(a).and_then(text), item.get(b).and_then(text)) {
+            (Some(x), Some(y)) => Ok((x, y)),
+            _ => Err(SchemaError::Unsupported(format!("{what}: each entry needs {a} and {b}"))),
+        })
+        .collect()
+}
+
+/// Parses the template text into the local schema.
+pub fn parse_template(yaml: &str) -> Result<Schema, SchemaError> {
+    let doc: Value = serde_yaml::from_str(yaml)?;
+    let resources = doc
+        .get("Resources")
+        .and_then(Value::as_mapping)
+        .ok_or_else(|| SchemaError::Unsupported("no Resources section".into()))?;
+    let mut schema = Schema::default();
+    for (id, res) in resources {
+        let Some(id) = id.as_str() else { continue };
+        let props = res.get("Properties").cloned().unwrap_or(Value::Null);
+        match res.get("Type").and_then(Value::as_str) {
+            Some("AWS::DynamoDB::Table") => schema.tables.push(table(id, &props)?),
+            Some("AWS::SQS::Queue") => schema.queues.push(queue(id, &props)?),
+            _ => {}
+        }
+    }
+    Ok(schema)
+}
+
+fn table(id: &str, props: &Value) -> Result<TableDef, SchemaError> {
+    let need = |k: &str| props.get(k).ok_or_else(|| SchemaError::Unsupported(format!("{id}: missing {k}")));
+    let mut gsis = Vec::new();
+    if let Some(list) = props.get("GlobalSecondaryIndexes").and_then(Value::as_sequence) {
+        for gsi in list {
+            let name = gsi
+                .get("IndexName")
+                .and_then(text)
+                .ok_or_else(|| SchemaError::Unsupported(format!("{id}: GSI without IndexName")))?;
+            let key_schema = pairs(gsi.get("KeySchema").unwrap_or(&Value::Null), "AttributeName", "KeyType", &name)?;
+            gsis.push(GsiDef { name, key_schema });
+        }
+    }
+    Ok(TableDef {
+        logical_id: id.to_string(),
+        attributes: pairs(need("AttributeDefinitions")?, "AttributeName", "AttributeType", id)?,
+        key_schema: pairs(need("KeySchema")?, "AttributeName", "KeyType", id)?,
+        gsis,
+    })
+}
+
+fn queue(id: &str, props: &Value) -> Result<QueueDef, SchemaError> {
+    let mut attributes = Vec::new();
+    for key in ["VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"] {
+        if let Some(v) = props.get(key).and_then(text) {
+            attributes.push((key.to_string(), v));
+        }
+    }
+    let dead_letter_target = match props.get("RedrivePolicy") {
+        None => None,
+        Some(policy) => {
+            let target = policy.get("deadLetterTargetArn").and_then(get_att_arn).ok_or_else(|| {
+                SchemaError::Unsupported(format!("{id}: deadLetterTargetArn must be !GetAtt <Queue>.Arn"))
+            })?;
+            let max = policy
+                .get("maxReceiveCount")
+                .and_then(|v| text(v)?.parse().ok())
+                .ok_or_else(|| SchemaError::Unsupported(format!("{id}: maxReceiveCount must be a number")))?;
+            Some((target, max))
+        }
+    };
+    Ok(QueueDef { logical_id: id.to_string(), attributes, dead_letter_target })
+}
+
+/// `!GetAtt Queue.Arn` (short or long form) → `Queue`.
+fn get_att_arn(v: &Value) -> Option<String> {
+    let inner = match v {
+        Value::Tagged(tagged) if tagged.tag == "GetAtt" => tagged.value.clone(),
+        Value::Mapping(m) => m.get("Fn::GetAtt")?.clone(),
+        _ => return None,
+    };
+    let joined = match inner {
+        Value::String(s) => s,
+        Value::Sequence(parts) => parts.iter().filter_map(text).collect::<Vec<_>>().join("."),
+        _ => return None,
+    };
+    joined.strip_suffix(".Arn").map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_real_template() {
+        let schema = parse_template(include_str!("../../../template.yaml")).unwrap();
+        assert_eq!(schema.tables.len(), 1);
+        let table = &schema.tables[0];
+        assert_eq!(table.key_schema, vec![("PK".into(), "HASH".into()), ("SK".into(), "RANGE".into())]);
+        assert!(table.gsis.iter().any(|g| g.name == "GSI1"));
+        let retry = schema.queues.iter().find(|q| q.logical_id == "CreditRetryQueue").unwrap();
+        assert_eq!(retry.dead_letter_target, Some(("CreditRetryDLQ".into(), 8)));
+        assert!(retry.attributes.contains(&("VisibilityTimeout".into(), "60".into())));
+    }
+}

@@ -1,0 +1,252 @@
+//! The referral bonus rules: who earns what, when a human must look first, and which
+//! status changes are allowed. Plain Rust, no I/O: the webhook, retry and admin paths all
+//! call these functions, so the rules live in one place.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::money::{Rate, Usd};
+
+/// A bonus row's lifecycle. `failed` covers "not yet confirmed by Wellflow" too: a row is
+/// written as `failed` before the credit call and flipped to `credited` after it, so a crash
+/// in between leaves a row that the retry path and the admin list will find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BonusStatus {
+    Pending,
+    Credited,
+    Failed,
+    Reversed,
+}
+
+impl BonusStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BonusStatus::Pending => "pending",
+            BonusStatus::Credited => "credited",
+            BonusStatus::Failed => "failed",
+            BonusStatus::Reversed => "reversed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "pending" => Some(Self::Pending),
+            "credited" => Some(Self::Credited),
+            "failed" => Some(Self::Failed),
+            "reversed" => Some(Self::Reversed),
+            _ => None,
+        }
+    }
+
+    /// Whether `self → to` is a legal transition (`failed → failed` records another attempt).
+    pub fn can_become(self, to: BonusStatus) -> bool {
+        use BonusStatus::*;
+        matches!(
+            (self, to),
+            (Pending, Credited | Failed | Reversed) | (Failed, Credited | Failed | Reversed) | (Credited, Reversed)
+        )
+    }
+
+    /// Statuses an admin can still decide (approve or reject).
+    pub fn is_open(self) -> bool {
+        matches!(self, BonusStatus::Pending | BonusStatus::Failed)
+    }
+}
+
+impl fmt::Display for BonusStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a bonus waits for a human instead of being credited. Machine-readable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldReason {
+    /// The referred user signed up from the referrer's own IP.
+    SameIp,
+    /// The referrer already had `velocity_max` first-time top-ups in the trailing window.
+    VelocityCap,
+    /// A single bonus above the manual-review threshold.
+    AmountReview,
+}
+
+impl HoldReason {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            HoldReason::SameIp => "same_ip",
+            HoldReason::VelocityCap => "velocity_cap",
+            HoldReason::AmountReview => "amount_review",
+        }
+    }
+}
+
+/// The tunable rules (defaults are the product's promises).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BonusPolicy {
+    /// Top-ups below this earn nothing (and leave no row).
+    pub min_topup: Usd,
+    pub default_rate: Rate,
+    /// First-time top-ups per referrer allowed in the window before holding for review.
+    pub velocity_max: usize,
+    pub velocity_window_secs: i64,
+    /// Any single bonus strictly above this is held with `amount_review`.
+    pub review_threshold: Option<Usd>,
+}
+
+impl Default for BonusPolicy {
+    fn default() -> Self {
+        Self {
+            min_topup: Usd::cents(500),
+            default_rate: Rate::DEFAULT,
+            velocity_max: 5,
+            velocity_window_secs: 24 * 60 * 60,
+            review_threshold: None,
+        }
+    }
+}
+
+/// What a referrer and the referred user look like when a top-up arrives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopupContext<'a> {
+    pub amount: Usd,
+    pub rate_override: Option<Rate>,
+    /// The referred user's first top-up (counts toward the velocity cap).
+    pub is_first_topup: bool,
+    /// Unix seconds of the referrer's earlier first-time top-ups (any age; filtered here).
+    pub recent_first_topups: &'a [i64],
+    pub same_ip: bool,
+    pub now: i64,
+}
+
+/// The decision for one top-up.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Below the minimum: no bonus, no row.
+    BelowMinimum,
+    /// Credit `amount` (at `rate`) right away.
+    Credit { amount: Usd, rate: Rate },
+    /// Create the bonus `pending` for moderation.
+    Hold { amount: Usd, rate: Rate, reason: HoldReason },
+}
+
+impl BonusPolicy {
+    /// Applies the rules. Precedence of hold reasons: `same_ip`, `velocity_cap`, `amount_review`.
+    pub fn decide(&self, ctx: &TopupContext<'_>) -> Decision {
+        if ctx.amount < self.min_topup {
+            return Decision::BelowMinimum;
+        }
+        let rate = ctx.rate_override.unwrap_or(self.default_rate);
+        let amount = rate.apply(ctx.amount);
+        let hold = if ctx.same_ip {
+            Some(HoldReason::SameIp)
+        } else if ctx.is_first_topup && self.recent_count(ctx.recent_first_topups, ctx.now) >= self.velocity_max {
+            Some(HoldReason::VelocityCap)
+        } else if self.review_threshold.is_some_and(|limit| amount > limit) {
+            Some(HoldReason::AmountReview)
+        } else {
+            None
+        };
+        match hold {
+            Some(reason) => Decision::Hold { amount, rate, reason },
+            None => Decision::Credit { amount, rate },
+        }
+    }
+
+    /// First-time top-ups inside the trailing window.
+    pub fn recent_count(&self, first_topups: &[i64], now: i64) -> usize {
+        first_topups.iter().filter(|t| now - **t < self.velocity_window_secs).count()
+    }
+
+    /// The window list after recording a first-time top-up at `now` (old entries pruned,
+    /// so the stored list stays small: at most one window's worth).
+    pub fn record_first_topup(&self, first_topups: &[i64], now: i64) -> Vec<i64> {
+        let mut kept: Vec<i64> =
+            first_topups.iter().copied().filter(|t| now - *t < self.velocity_window_secs).collect();
+        kept.push(now);
+        kept
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_764_000_000;
+
+    fn ctx(amount: &str) -> TopupContext<'static> {
+        TopupContext {
+            amount: Usd::parse_positive(amount).unwrap(),
+            rate_override: None,
+            is_first_topup: false,
+            recent_first_topups: &[],
+            same_ip: false,
+            now: NOW,
+        }
+    }
+
+    fn credit(amount: &str) -> Decision {
+        Decision::Credit { amount: Usd::parse_positive(amount).unwrap(), rate: Rate::DEFAULT }
+    }
+
+    #[test]
+    fn product_examples() {
+        let p = BonusPolicy::default();
+        assert_eq!(p.decide(&ctx("50.00")), credit("2.50"));
+        assert_eq!(p.decide(&ctx("300.00")), credit("15.00"));
+        assert_eq!(p.decide(&ctx("1000.00")), credit("50.00"));
+        assert_eq!(p.decide(&ctx("5.00")), credit("0.25"));
+        assert_eq!(p.decide(&ctx("4.99")), Decision::BelowMinimum);
+    }
+
+    #[test]
+    fn override_rate_wins() {
+        let p = BonusPolicy::default();
+        let c = TopupContext { rate_override: Some(Rate::parse("0.08").unwrap()), ..ctx("50.00") };
+        assert_eq!(p.decide(&c), Decision::Credit { amount: Usd::cents(400), rate: Rate::parse("0.08").unwrap() });
+    }
+
+    #[test]
+    fn sixth_first_time_topup_in_24h_is_held() {
+        let p = BonusPolicy::default();
+        let five = [NOW - 100, NOW - 200, NOW - 300, NOW - 400, NOW - 86_399];
+        let c = TopupContext { is_first_topup: true, recent_first_topups: &five, ..ctx("50.00") };
+        assert!(matches!(p.decide(&c), Decision::Hold { reason: HoldReason::VelocityCap, .. }));
+        // A repeat top-up of an already counted user is not a first-time top-up.
+        let repeat = TopupContext { is_first_topup: false, ..c.clone() };
+        assert_eq!(p.decide(&repeat), credit("2.50"));
+        // Entries older than 24 h fall out of the window.
+        let old = [NOW - 100, NOW - 200, NOW - 300, NOW - 400, NOW - 86_400];
+        let c = TopupContext { is_first_topup: true, recent_first_topups: &old, ..ctx("50.00") };
+        assert_eq!(p.decide(&c), credit("2.50"));
+    }
+
+    #[test]
+    fn same_ip_and_amount_review_hold() {
+        let p = BonusPolicy { review_threshold: Some(Usd::cents(10_000)), ..BonusPolicy::default() };
+        let c = TopupContext { same_ip: true, ..ctx("50.00") };
+        assert!(matches!(p.decide(&c), Decision::Hold { reason: HoldReason::SameIp, .. }));
+        // $2000 → $100.00 bonus: not above the threshold; $2000.20 → $100.01: above.
+        assert_eq!(p.decide(&ctx("2000.00")), credit("100.00"));
+        assert!(matches!(p.decide(&ctx("2000.20")), Decision::Hold { reason: HoldReason::AmountReview, .. }));
+    }
+
+    #[test]
+    fn window_list_is_pruned() {
+        let p = BonusPolicy::default();
+        assert_eq!(p.record_first_topup(&[NOW - 90_000, NOW - 10], NOW), vec![NOW - 10, NOW]);
+    }
+
+    #[test]
+    fn transitions() {
+        use BonusStatus::*;
+        assert!(Pending.can_become(Credited));
+        assert!(Failed.can_become(Failed));
+        assert!(Credited.can_become(Reversed));
+        assert!(!Credited.can_become(Credited));
+        assert!(!Reversed.can_become(Credited));
+        assert!(!Credited.can_become(Pending));
+    }
+}

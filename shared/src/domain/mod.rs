@@ -1,0 +1,12 @@
+//! Domain rules in plain Rust (no AWS types): codes, money, ids, and the referral rules.
+
+pub mod bonus;
+pub mod code;
+pub mod ids;
+pub mod money;
+pub mod signature;
+
+pub use bonus::{BonusPolicy, BonusStatus, Decision, HoldReason, TopupContext};
+pub use code::{RefCode, RefCodeError};
+pub use ids::{IdError, PaymentId, UserId};
+pub use money::{MoneyError, Rate, Usd};

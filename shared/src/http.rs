@@ -1,0 +1,85 @@
+//! Small helpers for building HTTP responses and reading requests in every HTTP Lambda.
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+
+use crate::error::ApiError;
+
+/// A JSON response with `Cache-Control: no-store` (everything we serve is per-user or live).
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    match serde_json::to_string(value) {
+        Ok(text) => Response::builder()
+            .status(status)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::CACHE_CONTROL, "no-store")
+            .body(Body::Text(text))
+            .expect("static headers are valid"),
+        Err(err) => {
+            tracing::error!(error = %err, "response serialisation failed");
+            ApiError::internal().into_response()
+        }
+    }
+}
+
+/// Turns a handler result into the response, rendering errors in the standard envelope.
+pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
+    result.unwrap_or_else(ApiError::into_response)
+}
+
+/// The raw request body as bytes, refusing anything larger than `limit`.
+pub fn body_bytes(req: &Request, limit: usize) -> Result<&[u8], ApiError> {
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => &[],
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b.as_slice(),
+        _ => &[],
+    };
+    if bytes.len() > limit {
+        return Err(ApiError::payload_too_large(limit));
+    }
+    Ok(bytes)
+}
+
+/// Parses a JSON body into `T`, with a 400 that names the problem.
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|err| {
+        let code = if err.is_syntax() || err.is_eof() { "invalid_json" } else { "invalid_body" };
+        ApiError::bad_request(code, format!("request body: {err}"))
+    })
+}
+
+/// A header as UTF-8 text, if present and valid.
+pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A stable log-safe fingerprint of a client IP (never log full IPs at info level).
+pub fn ip_prefix(ip: &str) -> String {
+    if let Ok(addr) = ip.parse::<std::net::IpAddr>() {
+        match addr {
+            std::net::IpAddr::V4(v4) => {
+                let o = v4.octets();
+                format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+            }
+            std::net::IpAddr::V6(v6) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+            }
+        }
+    } else {
+        "invalid".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_prefix_hides_the_host_part() {
+        assert_eq!(ip_prefix("203.0.113.77"), "203.0.113.0/24");
+        assert_eq!(ip_prefix("2001:db8:1:2::5"), "2001:db8:1::/48");
+        assert_eq!(ip_prefix("nonsense"), "invalid");
+    }
+}

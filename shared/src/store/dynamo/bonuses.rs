@@ -1,0 +1,1 @@
+//! Bonus rows on DynamoDB: idempotent creation and conditional status transitions.

@@ -1,0 +1,110 @@
+//! DynamoDB implementation of the storage traits (single table, see [`super::keys`]):
+//! the client wrapper and the helpers every operation file shares.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+
+pub(crate) use super::keys::{self, PK, SK};
+use super::StoreError;
+
+mod bonuses;
+mod codes;
+mod users;
+
+/// The DynamoDB-backed store. Cheap to clone; build once per cold start.
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: Arc<str>,
+}
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<Arc<str>>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub(crate) async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table.as_ref())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        Ok(out.item)
+    }
+}
+
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub(crate) fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// Classifies an SDK error: throttling/network/5xx are `Unavailable`, the rest `Rejected`.
+pub(crate) fn sdk_error<E, R>(op: &str, err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let retryable = match &err {
+        SdkError::ServiceError(ctx) => matches!(
+            ctx.err().code(),
+            Some(
+                "ProvisionedThroughputExceededException"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerError"
+                    | "ServiceUnavailable"
+                    | "TransactionInProgressException"
+            )
+        ),
+        _ => true,
+    };
+    let message = format!("{op}: {}", DisplayErrorContext(&err));
+    if retryable {
+        StoreError::Unavailable(message)
+    } else {
+        StoreError::Rejected(message)
+    }
+}
+
+pub(crate) fn from_item<T: serde::de::DeserializeOwned>(key: &str, item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt { key: key.to_string(), reason: e.to_string() })
+}
+
+pub(crate) fn to_item<T: serde::Serialize>(value: &T) -> Item {
+    serde_dynamo::to_item(value).expect("records serialise to DynamoDB items")
+}
+
+/// Which of the transaction's items failed its condition (index → true).
+pub(crate) fn cancelled_conditions<R>(
+    err: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+) -> Option<Vec<bool>> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+            Some(e.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect())
+        }
+        _ => None,
+    }
+}

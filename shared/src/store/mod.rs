@@ -1,0 +1,198 @@
+//! Storage: the traits the functions depend on, the records they exchange, and the errors.
+//!
+//! The only implementation is [`dynamo::DynamoStore`] (DynamoDB, single table, keys in
+//! [`keys`]); tests run it against moto server, so there is no in-memory double to drift.
+
+pub mod dynamo;
+pub mod keys;
+pub mod records;
+
+use std::future::Future;
+
+use crate::domain::{BonusStatus, PaymentId, RefCode, UserId};
+
+pub use dynamo::DynamoStore;
+pub use records::{BonusRecord, CodeRecord, HistoryEntry, UserProfile};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Network failure, throttling or a DynamoDB 5xx: the whole operation is safe to retry.
+    #[error("DynamoDB unavailable ({0}); nothing was half-written, retry the operation")]
+    Unavailable(String),
+    /// DynamoDB refused the request itself (validation, missing table, access denied):
+    /// a bug or wrong configuration (TABLE_NAME, IAM policy), not worth retrying blindly.
+    #[error("DynamoDB rejected the request ({0}); check TABLE_NAME and the function's IAM policy")]
+    Rejected(String),
+    /// An item that does not match the schema this code expects (a bug or a bad migration).
+    #[error("stored item {key} is malformed: {reason}")]
+    Corrupt { key: String, reason: String },
+    /// Code generation kept colliding: the code space is nearly full (alert, widen codes).
+    #[error("no free referral code after {0} attempts; the code space may be nearly full")]
+    CodeSpaceExhausted(u32),
+}
+
+/// The result of counting a click on a referral link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClickOutcome {
+    /// The code exists and its click counter was incremented.
+    Counted,
+    /// No such code: nothing was written.
+    UnknownCode,
+}
+
+/// The result of trying to give a user a specific code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    Claimed,
+    /// Another user owns this code already.
+    CodeTaken,
+    /// The user already has a code (returned); codes never change.
+    UserHasCode(RefCode),
+}
+
+/// Referral codes and their click counters.
+pub trait Codes: Send + Sync {
+    /// Counts one click if the code exists: a single conditional `UpdateItem`.
+    fn record_click(&self, code: &RefCode) -> impl Future<Output = Result<ClickOutcome, StoreError>> + Send;
+
+    /// The code row, if the code exists.
+    fn code(&self, code: &RefCode) -> impl Future<Output = Result<Option<CodeRecord>, StoreError>> + Send;
+}
+
+/// Users and their own referral code.
+pub trait Users: Send + Sync {
+    fn user(&self, user: &UserId) -> impl Future<Output = Result<Option<UserProfile>, StoreError>> + Send;
+
+    /// Gives `user` exactly `code` (seeding, vanity codes). Conditional on both sides:
+    /// the code must be free and the user must not have a code yet.
+    fn claim_code(&self, user: &UserId, code: RefCode)
+        -> impl Future<Output = Result<ClaimOutcome, StoreError>> + Send;
+
+    /// The user's referral code, created on the first call and the same forever after.
+    /// Code uniqueness is a conditional put on the code row; collisions are retried.
+    fn ensure_code(&self, user: &UserId) -> impl Future<Output = Result<RefCode, StoreError>> + Send;
+}
+
+/// A signup to attribute to a referrer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAttribution {
+    pub user: UserId,
+    pub referrer: UserId,
+    pub code: RefCode,
+    pub same_ip: bool,
+    pub signup_ip_hash: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttributionOutcome {
+    Attributed,
+    /// The user was attributed before (maybe to someone else); attribution never changes.
+    AlreadyAttributed(Box<UserProfile>),
+}
+
+/// Signup attribution.
+pub trait Attributions: Send + Sync {
+    /// Records who referred `user`: conditional on no referrer yet; counts the signup.
+    fn attribute(&self, new: &NewAttribution) -> impl Future<Output = Result<AttributionOutcome, StoreError>> + Send;
+
+    /// Remembers a signup without referral (its IP hash feeds the `same_ip` rule later).
+    fn record_signup(
+        &self,
+        user: &UserId,
+        signup_ip_hash: &str,
+        at: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// What a top-up needs to know in one round trip: the payer and any existing bonus.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopupSnapshot {
+    pub payer: Option<UserProfile>,
+    pub existing: Option<BonusRecord>,
+}
+
+/// A new bonus row plus, for a first-time top-up, the velocity bookkeeping that must
+/// commit atomically with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewBonus {
+    pub record: BonusRecord,
+    pub first_topup: Option<FirstTopup>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FirstTopup {
+    /// The referrer's velocity window after adding this top-up.
+    pub window: Vec<i64>,
+    /// The `velocity_version` that was read; the write fails if it moved.
+    pub read_version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateOutcome {
+    Created,
+    /// A bonus for this payment exists already (duplicate delivery): nothing written.
+    Duplicate,
+    /// A concurrent first-time top-up changed the state read; re-read and decide again.
+    Contended,
+}
+
+/// A status change of an existing bonus.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub to: BonusStatus,
+    pub actor: String,
+    pub at: String,
+    pub reason: Option<String>,
+    pub note: Option<String>,
+    pub error: Option<String>,
+    pub wellflow_transaction_id: Option<String>,
+    /// Count a Wellflow attempt.
+    pub attempt: bool,
+}
+
+impl Transition {
+    pub fn new(to: BonusStatus, actor: impl Into<String>, at: impl Into<String>) -> Self {
+        Self {
+            to,
+            actor: actor.into(),
+            at: at.into(),
+            reason: None,
+            note: None,
+            error: None,
+            wellflow_transaction_id: None,
+            attempt: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TransitionOutcome {
+    /// Applied; the updated record.
+    Applied(Box<BonusRecord>),
+    /// The row is no longer in the status that was read (someone else moved it).
+    Conflict,
+}
+
+/// Bonus rows: creation (idempotent per payment) and status changes (conditional).
+pub trait Bonuses: Send + Sync {
+    /// Payer profile + existing bonus for `payment`, in one BatchGetItem.
+    fn topup_snapshot(
+        &self,
+        payer: &UserId,
+        payment: &PaymentId,
+    ) -> impl Future<Output = Result<TopupSnapshot, StoreError>> + Send;
+
+    fn bonus(&self, payment: &PaymentId) -> impl Future<Output = Result<Option<BonusRecord>, StoreError>> + Send;
+
+    /// Creates the row with `source_payment_id` uniqueness in one transaction.
+    fn create_bonus(&self, new: &NewBonus) -> impl Future<Output = Result<CreateOutcome, StoreError>> + Send;
+
+    /// Moves `current` to `change.to` if it is still in `current.status`; appends history,
+    /// keeps the moderation index and the referrer's earnings aggregates in step.
+    fn transition(
+        &self,
+        current: &BonusRecord,
+        change: &Transition,
+    ) -> impl Future<Output = Result<TransitionOutcome, StoreError>> + Send;
+}

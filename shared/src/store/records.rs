@@ -1,0 +1,136 @@
+//! The records the store reads and writes (serde ↔ DynamoDB items via `serde_dynamo`).
+//! Money is stored as exact decimal strings; key attributes are added by the store.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{BonusStatus, PaymentId, Rate, RefCode, Usd, UserId};
+
+/// A user as the referral program knows them — as a referrer and as a referred user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserProfile {
+    pub user_id: UserId,
+    /// RFC 3339 creation time of this record.
+    pub created_at: String,
+    /// The user's own referral code, once created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<RefCode>,
+
+    // --- as a referred user -------------------------------------------------------------
+    /// Who referred this user (permanent; only an audited admin re-attribution changes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer_id: Option<UserId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer_code: Option<RefCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributed_at: Option<String>,
+    /// Signed up from the referrer's own IP: every bonus for this user is held for review.
+    #[serde(default)]
+    pub same_ip: bool,
+    /// Keyed hash of the signup IP (never the IP itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signup_ip_hash: Option<String>,
+    /// The payment that was this user's first bonus-earning top-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_topup_payment_id: Option<PaymentId>,
+
+    // --- as a referrer ------------------------------------------------------------------
+    /// Individual rate set by an admin; wins over the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_override: Option<Rate>,
+    /// Unix seconds of recent first-time top-ups of this referrer's users (velocity window).
+    #[serde(default)]
+    pub first_topups: Vec<i64>,
+    /// Optimistic-concurrency version of `first_topups`.
+    #[serde(default)]
+    pub velocity_version: u64,
+}
+
+impl UserProfile {
+    pub fn new(user_id: UserId, created_at: String) -> Self {
+        Self {
+            user_id,
+            created_at,
+            code: None,
+            referrer_id: None,
+            referrer_code: None,
+            attributed_at: None,
+            same_ip: false,
+            signup_ip_hash: None,
+            first_topup_payment_id: None,
+            rate_override: None,
+            first_topups: Vec::new(),
+            velocity_version: 0,
+        }
+    }
+}
+
+/// A referral code row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodeRecord {
+    pub code: RefCode,
+    pub owner_id: UserId,
+    #[serde(default)]
+    pub clicks: u64,
+    pub created_at: String,
+}
+
+/// One entry of a bonus's audit trail: every status change appends one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub at: String,
+    pub status: BonusStatus,
+    /// `system`, `webhook`, `retry`, or `admin:<subject>`.
+    pub actor: String,
+    /// The status before this change (absent for creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<BonusStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One bonus per payment, keyed `ref:auto:<payment_id>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BonusRecord {
+    pub bonus_key: String,
+    pub source_payment_id: PaymentId,
+    pub referrer_id: UserId,
+    pub referred_user_id: UserId,
+    pub topup_amount: Usd,
+    pub rate: Rate,
+    pub bonus_amount: Usd,
+    pub status: BonusStatus,
+    /// Machine-readable reason for a hold or a reversal (`same_ip`, `velocity_cap`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Wellflow credit attempts so far.
+    #[serde(default)]
+    pub attempts: u32,
+    pub created_at: String,
+    pub updated_at: String,
+    /// When the payment provider says the top-up happened.
+    pub topup_occurred_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credited_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wellflow_transaction_id: Option<String>,
+    #[serde(default)]
+    pub history: Vec<HistoryEntry>,
+}
+
+impl BonusRecord {
+    /// The deterministic key (and Wellflow idempotency key) for a payment's bonus.
+    pub fn key_for(payment: &PaymentId) -> String {
+        format!("ref:auto:{payment}")
+    }
+
+    /// The Wellflow idempotency key for reversing this bonus.
+    pub fn reversal_key(&self) -> String {
+        format!("ref:reverse:{}", self.source_payment_id)
+    }
+}

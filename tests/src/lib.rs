@@ -1,0 +1,16 @@
+//! Test harness shared by every end-to-end test: a moto server per test process (started on
+//! a free loopback port, stopped with the process), a fresh table + queues per test created
+//! from template.yaml, and small helpers to build requests and read responses.
+
+pub mod moto;
+pub mod requests;
+pub mod stack;
+
+pub use moto::{shared_moto, Moto};
+pub use requests::{body_json, get, header, header_all};
+pub use stack::TestStack;
+
+/// The workspace root (where template.yaml and .venv live).
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_path_buf()
+}

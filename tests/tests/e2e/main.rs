@@ -1,0 +1,5 @@
+//! End-to-end tests: the real handler code against moto server (and the fake Wellflow).
+//! One test binary (one link step, one moto) with a module per feature.
+
+mod codes;
+mod redirect;
