@@ -53,6 +53,10 @@ pids+=($!)
   echo "ATTRIBUTION_MODEL=first_touch"
   echo "WELLFLOW_BASE_URL=http://127.0.0.1:$WELLFLOW_PORT"
   echo "WELLFLOW_API_KEY=local-dev-key"
+  echo "WEBHOOK_SECRETS=local-webhook-secret-0123456789"
+  echo "SIGNUP_SECRETS=local-signup-secret-0123456789"
+  echo "IP_HASH_KEY=local-ip-hash-key-0123456789"
+  echo "RETRY_BASE_DELAY_SECS=5"
   echo "RUST_LOG=info"
 } > .local/functions.env
 
@@ -71,6 +75,11 @@ Local referral stack is up (logs in .local/):
 Try (demo-referrer owns code K7M2XQ):
   curl -i '$BASE/redirect/?ref=K7M2XQ&utm_source=demo'
   curl -i '$BASE/redirect/pricing?ref=NOPE00'
+  $PY infra/signed_post.py $BASE/signup/ local-signup-secret-0123456789 \
+      '{"user_id":"friend-1","ref_code":"K7M2XQ","signup_ip":"203.0.113.7"}'
+  $PY infra/signed_post.py $BASE/webhook/ local-webhook-secret-0123456789 \
+      '{"payment_id":"pay_1","user_id":"friend-1","amount":"50.00","currency":"USD","type":"topup.succeeded","occurred_at":"2026-11-25T09:00:00Z"}'
+  curl -s http://127.0.0.1:$WELLFLOW_PORT/__stats
 
 Press Ctrl-C to stop everything.
 BANNER

@@ -5,6 +5,12 @@ Prints `MOTO_ENDPOINT=http://127.0.0.1:<port>` once it accepts requests (port 0 
 free port). With --parent-pid, a watchdog stops the server when that process exits, so a
 test run that is killed never leaves moto behind.
 
+Requests are processed one at a time. moto's DynamoDB model is not thread-safe: two
+concurrent conditional writes or transactions can both pass their conditions before either
+writes, which real DynamoDB never allows (each conditional write and transaction is atomic).
+Serialising requests gives moto the same guarantee, so our concurrency tests exercise our
+code's races, not moto's. Connections are still accepted concurrently.
+
 Usage: moto_server.py [--port N] [--parent-pid PID]
 """
 import argparse
@@ -13,7 +19,27 @@ import signal
 import sys
 import time
 
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+import threading
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+
+def serialised(app):
+    """WSGI wrapper: one request inside moto at a time (see module doc)."""
+    lock = threading.Lock()
+
+    def wrapped(environ, start_response):
+        with lock:
+            result = app(environ, start_response)
+            try:
+                body = b"".join(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        return [body]
+
+    return wrapped
 
 
 def alive(pid: int) -> bool:
@@ -32,9 +58,11 @@ def main() -> int:
     parser.add_argument("--parent-pid", type=int, default=0)
     args = parser.parse_args()
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    app = serialised(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
     print(f"MOTO_ENDPOINT=http://{host}:{port}", flush=True)
 
     stop = {"now": False}
@@ -44,7 +72,7 @@ def main() -> int:
         if args.parent_pid and not alive(args.parent_pid):
             break
         time.sleep(0.5)
-    server.stop()
+    server.shutdown()
     return 0
 
 

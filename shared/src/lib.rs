@@ -2,7 +2,10 @@
 //! storage (traits + DynamoDB), clients, configuration, HTTP and logging helpers.
 //! Every `functions/*` crate is thin wiring around what lives here.
 
+pub mod attribution;
+pub mod auth;
 pub mod aws;
+pub mod billing;
 pub mod clock;
 pub mod config;
 pub mod domain;

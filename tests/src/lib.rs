@@ -2,6 +2,8 @@
 //! a free loopback port, stopped with the process), a fresh table + queues per test created
 //! from template.yaml, and small helpers to build requests and read responses.
 
+pub mod billing;
+pub mod counting;
 pub mod moto;
 pub mod requests;
 pub mod stack;

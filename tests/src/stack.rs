@@ -107,3 +107,15 @@ pub fn text<'a>(item: &'a HashMap<String, AttributeValue>, attr: &str) -> &'a st
         other => panic!("{attr} is not a string: {other:?}"),
     }
 }
+
+/// A number attribute rendered with two decimals (money aggregates are DynamoDB numbers).
+pub fn text_or_num(item: &HashMap<String, AttributeValue>, attr: &str) -> String {
+    match item.get(attr) {
+        Some(AttributeValue::N(n)) | Some(AttributeValue::S(n)) => {
+            let mut d: rust_decimal::Decimal = n.parse().unwrap_or_else(|_| panic!("{attr} = {n} is not a decimal"));
+            d.rescale(2);
+            d.to_string()
+        }
+        other => panic!("{attr} is missing: {other:?}"),
+    }
+}

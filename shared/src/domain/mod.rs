@@ -3,6 +3,7 @@
 pub mod bonus;
 pub mod code;
 pub mod ids;
+pub mod ip;
 pub mod money;
 pub mod signature;
 

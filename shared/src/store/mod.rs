@@ -166,6 +166,21 @@ impl Transition {
     }
 }
 
+impl Transition {
+    /// The audit entry this change appends.
+    pub fn history_entry(&self, from: BonusStatus) -> HistoryEntry {
+        HistoryEntry {
+            at: self.at.clone(),
+            status: self.to,
+            actor: self.actor.clone(),
+            from: Some(from),
+            reason: self.reason.clone(),
+            note: self.note.clone(),
+            error: self.error.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum TransitionOutcome {
     /// Applied; the updated record.

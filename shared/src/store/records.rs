@@ -134,3 +134,32 @@ impl BonusRecord {
         format!("ref:reverse:{}", self.source_payment_id)
     }
 }
+
+impl BonusRecord {
+    /// The record after `change` — exactly what the store writes, so callers get the new
+    /// state without a second read.
+    pub fn applied(&self, change: &crate::store::Transition) -> BonusRecord {
+        let mut next = self.clone();
+        next.status = change.to;
+        next.updated_at = change.at.clone();
+        if change.reason.is_some() {
+            next.reason = change.reason.clone();
+        }
+        if change.error.is_some() {
+            next.last_error = change.error.clone();
+        } else if change.to == BonusStatus::Credited {
+            next.last_error = None;
+        }
+        if change.to == BonusStatus::Credited {
+            next.credited_at = Some(change.at.clone());
+        }
+        if change.wellflow_transaction_id.is_some() {
+            next.wellflow_transaction_id = change.wellflow_transaction_id.clone();
+        }
+        if change.attempt {
+            next.attempts += 1;
+        }
+        next.history.push(change.history_entry(self.status));
+        next
+    }
+}

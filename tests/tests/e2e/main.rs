@@ -3,3 +3,5 @@
 
 mod codes;
 mod redirect;
+mod signup;
+mod webhook;

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::Client;
 pub(crate) use super::keys::{self, PK, SK};
 use super::StoreError;
 
+mod attributions;
 mod bonuses;
 mod codes;
 mod users;

@@ -1,0 +1,142 @@
+//! Crediting one bonus through Wellflow with its deterministic idempotency key
+//! (`ref:auto:<payment_id>`), then recording the result with a conditional transition.
+//!
+//! The row is `failed` before the call (write-ahead), so a crash or timeout at any point
+//! leaves a row that retries and admins find; the idempotency key makes every retry safe.
+
+use crate::billing::{Billing, RetryQueue};
+use crate::clock;
+use crate::domain::BonusStatus;
+use crate::store::{BonusRecord, Bonuses, StoreError, Transition, TransitionOutcome};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreditOutcome {
+    Credited(Box<BonusRecord>),
+    /// Wellflow failed; the row stays `failed` with the error. `retry_scheduled` says
+    /// whether a retry message is on its way (only for retryable errors).
+    Failed {
+        record: Box<BonusRecord>,
+        error: String,
+        retry_scheduled: bool,
+    },
+    /// Someone else moved the row first (another retry, an admin, a refund): nothing done.
+    AlreadyDecided(Box<BonusRecord>),
+}
+
+/// Credits a `failed` bonus (the in-flight state) and records the outcome.
+pub async fn credit_bonus<S, Q>(
+    billing: &Billing<S, Q>,
+    record: &BonusRecord,
+    actor: &str,
+) -> Result<CreditOutcome, StoreError>
+where
+    S: Bonuses,
+    Q: RetryQueue,
+{
+    debug_assert_eq!(record.status, BonusStatus::Failed, "credit only the in-flight/failed state");
+    let started = std::time::Instant::now();
+    let result = billing
+        .wellflow
+        .credit(
+            record.referrer_id.as_str(),
+            record.bonus_amount.decimal(),
+            &record.bonus_key,
+            &format!("Referral bonus for payment {}", record.source_payment_id),
+        )
+        .await;
+    let latency_ms = started.elapsed().as_millis() as u64;
+    let now = clock::rfc3339(clock::now());
+    match result {
+        Ok(transfer) => {
+            let mut change = Transition::new(BonusStatus::Credited, actor, now);
+            change.wellflow_transaction_id = Some(transfer.transaction_id.clone());
+            change.attempt = true;
+            match billing.store.transition(record, &change).await? {
+                TransitionOutcome::Applied(updated) => {
+                    tracing::info!(
+                        payment_id = %record.source_payment_id,
+                        referrer_id = %record.referrer_id,
+                        amount = %record.bonus_amount,
+                        wellflow_tx = %transfer.transaction_id,
+                        replayed = transfer.replayed,
+                        latency_ms,
+                        outcome = "credited",
+                        "bonus credited"
+                    );
+                    Ok(CreditOutcome::Credited(updated))
+                }
+                TransitionOutcome::Conflict => settle_conflict(billing, record, actor).await,
+            }
+        }
+        Err(err) => {
+            let error = format!("{}: {err}", err.code());
+            let mut change = Transition::new(BonusStatus::Failed, actor, now);
+            change.error = Some(error.clone());
+            change.attempt = true;
+            let updated = match billing.store.transition(record, &change).await? {
+                TransitionOutcome::Applied(updated) => updated,
+                TransitionOutcome::Conflict => return settle_conflict(billing, record, actor).await,
+            };
+            let retry_scheduled = if err.is_retryable() {
+                match billing.retry.schedule(&record.source_payment_id, updated.attempts).await {
+                    Ok(()) => true,
+                    Err(send_err) => {
+                        tracing::error!(
+                            payment_id = %record.source_payment_id,
+                            error = %send_err,
+                            "could not enqueue the retry; the bonus stays failed and is listed for admins"
+                        );
+                        false
+                    }
+                }
+            } else {
+                false
+            };
+            tracing::warn!(
+                payment_id = %record.source_payment_id,
+                referrer_id = %record.referrer_id,
+                amount = %record.bonus_amount,
+                error = %error,
+                attempts = updated.attempts,
+                retry_scheduled,
+                latency_ms,
+                outcome = "failed",
+                "Wellflow credit failed; bonus left failed"
+            );
+            Ok(CreditOutcome::Failed { record: updated, error, retry_scheduled })
+        }
+    }
+}
+
+/// The row moved while we were talking to Wellflow. If it was reversed meanwhile (a refund
+/// raced a retry), the credit we may just have made is debited back — idempotently.
+async fn settle_conflict<S, Q>(
+    billing: &Billing<S, Q>,
+    record: &BonusRecord,
+    actor: &str,
+) -> Result<CreditOutcome, StoreError>
+where
+    S: Bonuses,
+    Q: RetryQueue,
+{
+    let current = billing.store.bonus(&record.source_payment_id).await?.ok_or_else(|| StoreError::Corrupt {
+        key: record.bonus_key.clone(),
+        reason: "bonus disappeared during crediting".into(),
+    })?;
+    if current.status == BonusStatus::Reversed {
+        tracing::warn!(payment_id = %record.source_payment_id, actor, "bonus reversed during credit; debiting back");
+        if let Err(err) = billing
+            .wellflow
+            .debit(
+                record.referrer_id.as_str(),
+                record.bonus_amount.decimal(),
+                &record.reversal_key(),
+                &format!("Reversal of referral bonus for payment {}", record.source_payment_id),
+            )
+            .await
+        {
+            tracing::error!(payment_id = %record.source_payment_id, error = %err, "debit-back failed; reconcile manually");
+        }
+    }
+    Ok(CreditOutcome::AlreadyDecided(Box::new(current)))
+}

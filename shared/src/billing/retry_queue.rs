@@ -1,0 +1,71 @@
+//! The retry seam: after a failed credit, a message (`{"payment_id": ...}` only — the row is
+//! the source of truth) goes to SQS with a delay. If the send fails, the row is still
+//! `failed` and still listed for admins: nothing depends on the message alone.
+
+use std::future::Future;
+
+use crate::domain::PaymentId;
+
+/// Where failed credits are scheduled for another attempt.
+pub trait RetryQueue: Send + Sync {
+    /// Schedules another attempt for `payment`, the `attempts`-th so far (backoff grows).
+    fn schedule(&self, payment: &PaymentId, attempts: u32) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// Exponential backoff: `base`, 2×, 4×, … capped at SQS's 15-minute maximum delay.
+pub fn backoff_secs(base_secs: u32, attempts: u32) -> i32 {
+    let exp = attempts.saturating_sub(1).min(10);
+    (u64::from(base_secs) << exp).min(900) as i32
+}
+
+/// SQS-backed retry queue.
+#[derive(Clone, Debug)]
+pub struct SqsRetryQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+    base_delay_secs: u32,
+}
+
+impl SqsRetryQueue {
+    /// Production default for the first delay (`RETRY_BASE_DELAY_SECS`).
+    pub const DEFAULT_BASE_DELAY_SECS: u32 = 30;
+
+    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>, base_delay_secs: u32) -> Self {
+        Self { client, url: url.into(), base_delay_secs }
+    }
+}
+
+/// The message body for a retry.
+pub fn message_body(payment: &PaymentId) -> String {
+    serde_json::json!({ "payment_id": payment.as_str() }).to_string()
+}
+
+impl RetryQueue for SqsRetryQueue {
+    async fn schedule(&self, payment: &PaymentId, attempts: u32) -> Result<(), String> {
+        let delay_secs = backoff_secs(self.base_delay_secs, attempts);
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(message_body(payment))
+            .delay_seconds(delay_secs)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_secs;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff_secs(30, 1), 30);
+        assert_eq!(backoff_secs(30, 2), 60);
+        assert_eq!(backoff_secs(30, 3), 120);
+        assert_eq!(backoff_secs(30, 6), 900);
+        assert_eq!(backoff_secs(30, 60), 900);
+        assert_eq!(backoff_secs(0, 5), 0);
+    }
+}

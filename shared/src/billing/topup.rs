@@ -1,0 +1,163 @@
+//! A succeeded top-up → at most one bonus row (idempotent per payment), held for
+//! moderation or credited right away.
+//!
+//! DynamoDB round trips: 1 (`BatchGetItem` payer + existing bonus) for a duplicate or an
+//! unreferred payer; 3 for a held bonus (+ referrer `GetItem`, + create transaction); 4 for
+//! a credited one (+ the transition that records Wellflow's answer). See BENCHMARKS.md.
+
+use crate::billing::{credit_bonus, Billing, BillingError, CreditOutcome, RetryQueue};
+use crate::clock;
+use crate::domain::{BonusStatus, Decision, PaymentId, TopupContext, Usd, UserId};
+use crate::store::{BonusRecord, Bonuses, CreateOutcome, FirstTopup, HistoryEntry, NewBonus, StoreError, Users};
+
+/// How often a create may lose an optimistic-lock race (hot referrer) before giving up.
+const CREATE_ATTEMPTS: usize = 8;
+
+/// A validated `topup.succeeded` event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopupEvent {
+    pub payment_id: PaymentId,
+    pub user_id: UserId,
+    pub amount: Usd,
+    pub occurred_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TopupOutcome {
+    /// Below the minimum top-up: no row.
+    BelowMinimum,
+    /// The payer was not referred: no row.
+    NotReferred,
+    /// A bonus for this payment exists already: nothing written.
+    Duplicate(Box<BonusRecord>),
+    /// Held for moderation (`pending` with a reason).
+    Held(Box<BonusRecord>),
+    /// Created and sent to Wellflow.
+    Credit(CreditOutcome),
+}
+
+/// Processes one succeeded top-up. Store errors propagate (the webhook answers 503 and the
+/// provider retries; every write here is a single atomic transaction, so nothing is partial).
+pub async fn process_topup<S, Q>(billing: &Billing<S, Q>, event: &TopupEvent) -> Result<TopupOutcome, BillingError>
+where
+    S: Bonuses + Users,
+    Q: RetryQueue,
+{
+    if event.amount < billing.policy.min_topup {
+        return Ok(TopupOutcome::BelowMinimum);
+    }
+    for _ in 0..CREATE_ATTEMPTS {
+        let snapshot = billing.store.topup_snapshot(&event.user_id, &event.payment_id).await?;
+        if let Some(existing) = snapshot.existing {
+            return Ok(duplicate(billing, existing).await);
+        }
+        let Some(payer) = snapshot.payer else { return Ok(TopupOutcome::NotReferred) };
+        let Some(referrer_id) = payer.referrer_id.clone() else { return Ok(TopupOutcome::NotReferred) };
+        let referrer = billing.store.user(&referrer_id).await?;
+        let (rate_override, first_topups, version) = referrer
+            .as_ref()
+            .map(|r| (r.rate_override, r.first_topups.as_slice(), r.velocity_version))
+            .unwrap_or((None, &[], 0));
+
+        let now = clock::now();
+        let now_secs = now.unix_timestamp();
+        let is_first_topup = payer.first_topup_payment_id.is_none();
+        let decision = billing.policy.decide(&TopupContext {
+            amount: event.amount,
+            rate_override,
+            is_first_topup,
+            recent_first_topups: first_topups,
+            same_ip: payer.same_ip,
+            now: now_secs,
+        });
+        let (status, reason, last_error, rate, amount) = match decision {
+            Decision::BelowMinimum => return Ok(TopupOutcome::BelowMinimum),
+            Decision::Hold { amount, rate, reason } => {
+                (BonusStatus::Pending, Some(reason.as_str().to_string()), None, rate, amount)
+            }
+            // Written as `failed` ("not yet confirmed") before Wellflow is called.
+            Decision::Credit { amount, rate } => (
+                BonusStatus::Failed,
+                None,
+                Some("credit in progress: not yet confirmed by Wellflow".to_string()),
+                rate,
+                amount,
+            ),
+        };
+        let at = clock::rfc3339(now);
+        let record = BonusRecord {
+            bonus_key: BonusRecord::key_for(&event.payment_id),
+            source_payment_id: event.payment_id.clone(),
+            referrer_id: referrer_id.clone(),
+            referred_user_id: event.user_id.clone(),
+            topup_amount: event.amount,
+            rate,
+            bonus_amount: amount,
+            status,
+            reason: reason.clone(),
+            last_error,
+            attempts: 0,
+            created_at: at.clone(),
+            updated_at: at.clone(),
+            topup_occurred_at: event.occurred_at.clone(),
+            credited_at: None,
+            wellflow_transaction_id: None,
+            history: vec![HistoryEntry {
+                at,
+                status,
+                actor: "webhook".into(),
+                from: None,
+                reason: reason.clone(),
+                note: None,
+                error: None,
+            }],
+        };
+        let first_topup = is_first_topup.then(|| FirstTopup {
+            window: billing.policy.record_first_topup(first_topups, now_secs),
+            read_version: version,
+        });
+        match billing.store.create_bonus(&NewBonus { record: record.clone(), first_topup }).await? {
+            CreateOutcome::Created => {}
+            CreateOutcome::Duplicate => {
+                let existing = billing.store.bonus(&event.payment_id).await?.ok_or_else(|| StoreError::Corrupt {
+                    key: record.bonus_key.clone(),
+                    reason: "uniqueness condition failed but no bonus row".into(),
+                })?;
+                return Ok(duplicate(billing, existing).await);
+            }
+            CreateOutcome::Contended => continue,
+        }
+        tracing::info!(
+            payment_id = %event.payment_id,
+            referrer_id = %referrer_id,
+            topup = %event.amount,
+            bonus = %amount,
+            rate = %rate,
+            first_topup = is_first_topup,
+            outcome = if status == BonusStatus::Pending { "held" } else { "created" },
+            reason = reason.as_deref(),
+            "bonus created"
+        );
+        if status == BonusStatus::Pending {
+            return Ok(TopupOutcome::Held(Box::new(record)));
+        }
+        return Ok(TopupOutcome::Credit(credit_bonus(billing, &record, "webhook").await?));
+    }
+    Err(BillingError::Contended(BonusRecord::key_for(&event.payment_id)))
+}
+
+/// A repeated delivery writes nothing. If the original's credit never completed (the row
+/// is still `failed`), make sure a retry is on its way — the provider re-sends exactly when
+/// our first attempt died half-way.
+async fn duplicate<S, Q>(billing: &Billing<S, Q>, existing: BonusRecord) -> TopupOutcome
+where
+    Q: RetryQueue,
+{
+    tracing::info!(payment_id = %existing.source_payment_id, status = %existing.status, outcome = "duplicate", "duplicate top-up delivery absorbed");
+    if existing.status == BonusStatus::Failed {
+        if let Err(err) = billing.retry.schedule(&existing.source_payment_id, existing.attempts.max(1)).await {
+            tracing::error!(payment_id = %existing.source_payment_id, error = %err, "could not enqueue retry for a failed bonus");
+        }
+    }
+    TopupOutcome::Duplicate(Box::new(existing))
+}

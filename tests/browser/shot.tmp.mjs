@@ -1,0 +1,15 @@
+import { launch } from './lib/browser.mjs';
+import { startStubServer } from './stub-server.mjs';
+const b = await launch();
+const slow = await startStubServer({ delayMs: 3000 });
+let ctx = await b.newContext({ viewport: { width: 1280, height: 800 } });
+let p = await ctx.newPage(); await p.goto(slow.pageUrl); await p.waitForSelector('[data-testid=history-loading]');
+await p.screenshot({ path: '/tmp/loading.png' }); await ctx.close(); await slow.close();
+const bad = await startStubServer({ kpis: null });
+ctx = await b.newContext({ viewport: { width: 1280, height: 800 } });
+p = await ctx.newPage(); await p.goto(bad.pageUrl); await p.waitForSelector('body[data-loaded]');
+await p.screenshot({ path: '/tmp/error.png' }); await ctx.close();
+ctx = await b.newContext({ viewport: { width: 1280, height: 500 } });
+p = await ctx.newPage(); await p.goto(bad.pageUrl.replace(/#.*/, '#token=nope')); await p.waitForSelector('body[data-loaded]');
+await p.screenshot({ path: '/tmp/signin.png' }); await ctx.close(); await bad.close();
+await b.close();

@@ -1,0 +1,168 @@
+//! Harness for money flows: a fresh table, a fake Wellflow, the real billing wiring, and
+//! helpers that drive the real signup and webhook handlers with signed requests.
+
+use fake_wellflow::FakeWellflow;
+use lambda_http::{Body, Request, Response};
+use shared::billing::{Billing, SqsRetryQueue};
+use shared::domain::signature::sign;
+use shared::domain::{BonusPolicy, PaymentId, RefCode, UserId};
+use shared::store::{BonusRecord, Bonuses, DynamoStore, Users};
+use shared::wellflow::WellflowClient;
+use signup::SignupConfig;
+use webhook::WebhookConfig;
+
+use crate::counting::{counted_client, CallCounter};
+use crate::requests::request;
+use crate::TestStack;
+
+pub const WEBHOOK_SECRET: &str = "whsec_test_secret_0123456789";
+pub const SIGNUP_SECRET: &str = "signup_test_secret_0123456789";
+pub const IP_KEY: &str = "ip_hash_test_key_0123456789";
+pub const WELLFLOW_KEY: &str = "wellflow-test-key";
+/// The IP every referrer signs up from in these tests (referred users use others).
+pub const REFERRER_IP: &str = "198.51.100.10";
+
+pub struct BillingHarness {
+    pub stack: TestStack,
+    pub wellflow: FakeWellflow,
+    pub billing: Billing<DynamoStore, SqsRetryQueue>,
+    pub webhook_cfg: WebhookConfig,
+    pub signup_cfg: SignupConfig,
+    /// Counts the DynamoDB operations the billing store sends.
+    pub calls: CallCounter,
+}
+
+impl BillingHarness {
+    pub async fn new() -> Self {
+        Self::with_policy(BonusPolicy::default()).await
+    }
+
+    pub async fn with_policy(policy: BonusPolicy) -> Self {
+        let stack = TestStack::new().await;
+        let wellflow = FakeWellflow::start(WELLFLOW_KEY).await.expect("fake Wellflow starts");
+        let calls = CallCounter::default();
+        let store = DynamoStore::new(counted_client(&stack.sdk, &calls), stack.table().to_string());
+        let client =
+            WellflowClient::new(&wellflow.base_url, WELLFLOW_KEY.into(), std::time::Duration::from_millis(800))
+                .expect("client");
+        let retry = SqsRetryQueue::new(stack.sqs.clone(), stack.queue_url("CreditRetryQueue"), 0);
+        Self {
+            billing: Billing { store, wellflow: client, retry, policy },
+            webhook_cfg: WebhookConfig { secrets: vec![WEBHOOK_SECRET.into()], tolerance_secs: 300 },
+            signup_cfg: SignupConfig {
+                secrets: vec![SIGNUP_SECRET.into()],
+                tolerance_secs: 300,
+                ip_hash_key: IP_KEY.into(),
+            },
+            calls,
+            wellflow,
+            stack,
+        }
+    }
+
+    pub fn store(&self) -> &DynamoStore {
+        &self.billing.store
+    }
+
+    /// A POST signed with `secret` at the current time.
+    pub fn signed(uri: &str, body: &str, secret: &str) -> Request {
+        let header = sign(secret, shared::clock::now().unix_timestamp(), body.as_bytes());
+        request("POST", uri, &[("x-signature", &header), ("content-type", "application/json")], Body::Text(body.into()))
+    }
+
+    /// Calls the real signup handler.
+    pub async fn signup(&self, user: &str, ref_code: Option<&str>, ip: &str) -> Response<Body> {
+        let body = serde_json::json!({ "user_id": user, "ref_code": ref_code, "signup_ip": ip }).to_string();
+        signup::handle(self.store(), &self.signup_cfg, &Self::signed("/signups", &body, SIGNUP_SECRET)).await
+    }
+
+    /// Makes `referrer` a referrer (own signup from REFERRER_IP + a code) and signs `user`
+    /// up through their link from `ip`. Returns the referrer's code.
+    pub async fn refer_from(&self, referrer: &str, user: &str, ip: &str) -> RefCode {
+        let referrer_id = UserId::parse(referrer).expect("referrer id");
+        if self.store().user(&referrer_id).await.expect("read").and_then(|p| p.signup_ip_hash).is_none() {
+            let resp = self.signup(referrer, None, REFERRER_IP).await;
+            assert_eq!(resp.status(), 200, "referrer signup");
+        }
+        let code = self.store().ensure_code(&referrer_id).await.expect("code");
+        let resp = self.signup(user, Some(code.as_str()), ip).await;
+        assert_eq!(resp.status(), 200, "referred signup");
+        let v = crate::body_json(&resp);
+        assert_eq!(v["attributed"], true, "{v}");
+        code
+    }
+
+    /// `refer_from` with a distinct IP per referred user.
+    pub async fn refer(&self, referrer: &str, user: &str) -> RefCode {
+        let n: u32 = user.bytes().map(u32::from).sum::<u32>() % 250 + 1;
+        self.refer_from(referrer, user, &format!("203.0.113.{n}")).await
+    }
+
+    pub fn event_body(payment: &str, user: &str, amount: &str, kind: &str) -> String {
+        serde_json::json!({
+            "payment_id": payment,
+            "user_id": user,
+            "amount": amount,
+            "currency": "USD",
+            "type": kind,
+            "occurred_at": "2026-11-25T09:00:00Z",
+        })
+        .to_string()
+    }
+
+    /// Delivers a signed event to the real webhook handler.
+    pub async fn deliver_raw(&self, body: &str) -> Response<Body> {
+        webhook::handle(&self.billing, &self.webhook_cfg, &Self::signed("/webhooks/payments", body, WEBHOOK_SECRET))
+            .await
+    }
+
+    pub async fn topup(&self, payment: &str, user: &str, amount: &str) -> Response<Body> {
+        self.deliver_raw(&Self::event_body(payment, user, amount, "topup.succeeded")).await
+    }
+
+    pub async fn refund(&self, payment: &str, user: &str, amount: &str) -> Response<Body> {
+        self.deliver_raw(&Self::event_body(payment, user, amount, "topup.refunded")).await
+    }
+
+    pub async fn bonus(&self, payment: &str) -> Option<BonusRecord> {
+        self.store().bonus(&PaymentId::parse(payment).expect("payment id")).await.expect("read bonus")
+    }
+
+    /// Every bonus row in the table.
+    pub async fn bonus_rows(&self) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        self.stack.all_items().await.into_iter().filter(|i| crate::stack::text(i, "SK") == "BONUS").collect()
+    }
+
+    /// Messages currently visible on a queue (drains them).
+    pub async fn drain_queue(&self, logical_id: &str) -> Vec<String> {
+        let mut bodies = Vec::new();
+        loop {
+            let out = self
+                .stack
+                .sqs
+                .receive_message()
+                .queue_url(self.stack.queue_url(logical_id))
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receive");
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return bodies;
+            }
+            for m in messages {
+                bodies.push(m.body.unwrap_or_default());
+                if let Some(handle) = m.receipt_handle {
+                    let _ = self
+                        .stack
+                        .sqs
+                        .delete_message()
+                        .queue_url(self.stack.queue_url(logical_id))
+                        .receipt_handle(handle)
+                        .send()
+                        .await;
+                }
+            }
+        }
+    }
+}

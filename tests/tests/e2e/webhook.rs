@@ -1,0 +1,306 @@
+//! The payment webhook through the real handler against moto and the fake Wellflow:
+//! exact bonuses, idempotency (sequential and concurrent), anti-abuse holds, Wellflow
+//! outages, refunds, hostile input, and DynamoDB round trips per top-up.
+
+use fake_wellflow::Fault;
+use integration_tests::billing::{BillingHarness, REFERRER_IP, WEBHOOK_SECRET};
+use integration_tests::stack::num;
+use integration_tests::{body_json, header};
+use rust_decimal::Decimal;
+use shared::domain::{BonusStatus, Usd};
+
+fn usd(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+#[tokio::test]
+async fn product_amounts_are_credited_to_the_cent() {
+    let h = BillingHarness::new().await;
+    h.refer("alice", "bob").await;
+    let cases = [
+        ("pay_50", "50.00", Some("2.50")),
+        ("pay_300", "300.00", Some("15.00")),
+        ("pay_1000", "1000.00", Some("50.00")),
+        ("pay_5", "5.00", Some("0.25")),
+        ("pay_499", "4.99", None),
+    ];
+    let mut expected_balance = Decimal::ZERO;
+    for (payment, amount, bonus) in cases {
+        let resp = h.topup(payment, "bob", amount).await;
+        assert_eq!(resp.status(), 200, "{payment}");
+        let v = body_json(&resp);
+        match bonus {
+            Some(bonus) => {
+                assert_eq!(v["outcome"], "credited", "{payment}: {v}");
+                let row = h.bonus(payment).await.expect("bonus row");
+                assert_eq!(row.status, BonusStatus::Credited);
+                assert_eq!(row.bonus_amount.to_string(), bonus);
+                assert_eq!(row.topup_amount, Usd::parse_positive(amount).unwrap());
+                assert_eq!(row.rate.to_string(), "0.05");
+                assert_eq!(row.bonus_key, format!("ref:auto:{payment}"));
+                assert_eq!(row.history.len(), 2, "created + credited");
+                assert!(row.wellflow_transaction_id.is_some());
+                expected_balance += usd(bonus);
+            }
+            None => {
+                assert_eq!(v["outcome"], "below_minimum");
+                assert!(h.bonus(payment).await.is_none(), "$4.99 writes no row at all");
+            }
+        }
+        assert_eq!(h.wellflow.balance("alice"), expected_balance, "after {payment}");
+    }
+    assert_eq!(expected_balance, usd("67.75"));
+    assert_eq!(h.bonus_rows().await.len(), 4);
+    let stats = h.stack.item("USER#alice", "STATS").await.unwrap();
+    assert_eq!(integration_tests::stack::text_or_num(&stats, "earned_total"), "67.75");
+    // Every Wellflow credit carried the deterministic idempotency key.
+    let keys: Vec<String> = h.wellflow.stats().transactions.iter().map(|t| t.idempotency_key.clone()).collect();
+    assert_eq!(keys, ["ref:auto:pay_50", "ref:auto:pay_300", "ref:auto:pay_1000", "ref:auto:pay_5"]);
+}
+
+#[tokio::test]
+async fn unreferred_payers_earn_nothing() {
+    let h = BillingHarness::new().await;
+    let v = body_json(&h.topup("pay_x", "stranger", "100.00").await);
+    assert_eq!(v["outcome"], "not_referred");
+    assert!(h.bonus_rows().await.is_empty());
+    assert_eq!(h.wellflow.stats().requests, 0);
+}
+
+#[tokio::test]
+async fn duplicate_delivery_writes_one_row_and_credits_once() {
+    let h = BillingHarness::new().await;
+    h.refer("alice", "bob").await;
+    assert_eq!(body_json(&h.topup("pay_dup", "bob", "50.00").await)["outcome"], "credited");
+    let second = h.topup("pay_dup", "bob", "50.00").await;
+    assert_eq!(second.status(), 200);
+    assert_eq!(body_json(&second)["outcome"], "duplicate");
+    assert_eq!(h.bonus_rows().await.len(), 1);
+    let stats = h.wellflow.stats();
+    assert_eq!(stats.credits_applied, 1);
+    assert_eq!(stats.requests, 1, "a duplicate must not even call Wellflow");
+    assert_eq!(h.wellflow.balance("alice"), usd("2.50"));
+}
+
+#[tokio::test]
+async fn twenty_concurrent_duplicates_write_one_row_and_credit_once() {
+    let h = BillingHarness::new().await;
+    h.refer("alice", "bob").await;
+    let body = BillingHarness::event_body("pay_race", "bob", "300.00", "topup.succeeded");
+    let responses = futures::future::join_all((0..20).map(|_| h.deliver_raw(&body))).await;
+    for r in &responses {
+        assert_eq!(r.status(), 200, "{:?}", body_json(r));
+    }
+    let outcomes: Vec<String> =
+        responses.iter().map(|r| body_json(r)["outcome"].as_str().unwrap().to_string()).collect();
+    assert_eq!(outcomes.iter().filter(|o| *o == "credited").count(), 1, "{outcomes:?}");
+    assert_eq!(h.bonus_rows().await.len(), 1);
+    assert_eq!(
+        h.stack.all_items().await.iter().filter(|i| integration_tests::stack::text(i, "SK") == "PAYMENT").count(),
+        1
+    );
+    assert_eq!(h.wellflow.stats().credits_applied, 1);
+    assert_eq!(h.wellflow.balance("alice"), usd("15.00"));
+    let row = h.bonus("pay_race").await.unwrap();
+    assert_eq!(row.status, BonusStatus::Credited, "{row:#?}");
+}
+
+#[tokio::test]
+async fn sixth_first_time_topup_in_24h_is_held_for_velocity() {
+    let h = BillingHarness::new().await;
+    for i in 1..=6 {
+        h.refer("alice", &format!("user{i}")).await;
+    }
+    for i in 1..=5 {
+        assert_eq!(
+            body_json(&h.topup(&format!("first{i}"), &format!("user{i}"), "10.00").await)["outcome"],
+            "credited"
+        );
+    }
+    let sixth = body_json(&h.topup("first6", "user6", "10.00").await);
+    assert_eq!(sixth["outcome"], "held", "{sixth}");
+    let row = h.bonus("first6").await.unwrap();
+    assert_eq!(row.status, BonusStatus::Pending);
+    assert_eq!(row.reason.as_deref(), Some("velocity_cap"));
+    assert_eq!(row.bonus_amount.to_string(), "0.50");
+    // A second top-up of an already counted user is not a first-time top-up.
+    assert_eq!(body_json(&h.topup("second1", "user1", "10.00").await)["outcome"], "credited");
+    assert_eq!(h.wellflow.balance("alice"), usd("3.00"));
+    assert!(h.stack.item("STATUS#pending", "x").await.is_none());
+}
+
+#[tokio::test]
+async fn same_ip_signups_have_their_bonuses_held() {
+    let h = BillingHarness::new().await;
+    h.refer_from("alice", "puppet", REFERRER_IP).await;
+    let v = body_json(&h.topup("pay_puppet", "puppet", "100.00").await);
+    assert_eq!(v["outcome"], "held");
+    let row = h.bonus("pay_puppet").await.unwrap();
+    assert_eq!((row.status, row.reason.as_deref()), (BonusStatus::Pending, Some("same_ip")));
+    assert_eq!(h.wellflow.stats().requests, 0);
+}
+
+#[tokio::test]
+async fn amount_review_threshold_holds_large_bonuses() {
+    let policy = shared::domain::BonusPolicy { review_threshold: Some(Usd::cents(10_000)), ..Default::default() };
+    let h = BillingHarness::with_policy(policy).await;
+    h.refer("alice", "bigco").await;
+    assert_eq!(body_json(&h.topup("p_ok", "bigco", "2000.00").await)["outcome"], "credited");
+    assert_eq!(body_json(&h.topup("p_big", "bigco", "2000.20").await)["outcome"], "held");
+    assert_eq!(h.bonus("p_big").await.unwrap().reason.as_deref(), Some("amount_review"));
+}
+
+#[tokio::test]
+async fn wellflow_down_leaves_the_row_failed_answers_200_and_enqueues_a_retry() {
+    let h = BillingHarness::new().await;
+    h.refer("alice", "bob").await;
+    for fault in [Fault::Down, Fault::Unavailable, Fault::Slow(std::time::Duration::from_millis(1500))] {
+        h.wellflow.set_fault(fault);
+        let payment = format!("pay_{fault:?}").replace(['(', ')', ' ', '.'], "_");
+        let resp = h.topup(&payment, "bob", "50.00").await;
+        assert_eq!(resp.status(), 200, "{fault:?}");
+        let v = body_json(&resp);
+        assert_eq!(v["outcome"], "credit_failed", "{fault:?}: {v}");
+        assert_eq!(v["retry_scheduled"], true);
+        let row = h.bonus(&payment).await.unwrap();
+        assert_eq!(row.status, BonusStatus::Failed);
+        assert_eq!(row.attempts, 1);
+        assert!(row.last_error.as_deref().unwrap().starts_with("wellflow_"), "{:?}", row.last_error);
+        let messages = h.drain_queue("CreditRetryQueue").await;
+        assert_eq!(messages, vec![format!(r#"{{"payment_id":"{payment}"}}"#)]);
+    }
+    h.wellflow.set_fault(Fault::Ok);
+}
+
+#[tokio::test]
+async fn refund_reverses_a_credited_bonus_and_restores_the_balance() {
+    let h = BillingHarness::new().await;
+    h.refer("alice", "bob").await;
+    h.topup("pay_r", "bob", "300.00").await;
+    assert_eq!(h.wellflow.balance("alice"), usd("15.00"));
+    let resp = h.refund("pay_r", "bob", "300.00").await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(body_json(&resp)["outcome"], "reversed");
+    let row = h.bonus("pay_r").await.unwrap();
+    assert_eq!(row.status, BonusStatus::Reversed);
+    assert_eq!(row.reason.as_deref(), Some("refunded"));
+    assert_eq!(h.wellflow.balance("alice"), Decimal::ZERO);
+    let debit = h.wellflow.stats().transactions.into_iter().find(|t| t.idempotency_key == "ref:reverse:pay_r").unwrap();
+    assert_eq!(debit.amount, "15.00");
+    let stats = h.stack.item("USER#alice", "STATS").await.unwrap();
+    assert_eq!(integration_tests::stack::text_or_num(&stats, "earned_total"), "0.00");
+    // A repeated refund does nothing more.
+    assert_eq!(body_json(&h.refund("pay_r", "bob", "300.00").await)["outcome"], "already_reversed");
+    assert_eq!(h.wellflow.stats().debits_applied, 1);
+}
+
+#[tokio::test]
+async fn refund_of_a_held_or_failed_bonus_just_reverses() {
+    let h = BillingHarness::new().await;
+    h.refer_from("alice", "puppet", REFERRER_IP).await;
+    h.topup("pay_held", "puppet", "50.00").await;
+    assert_eq!(body_json(&h.refund("pay_held", "puppet", "50.00").await)["outcome"], "reversed");
+    assert_eq!(h.bonus("pay_held").await.unwrap().status, BonusStatus::Reversed);
+    assert_eq!(h.wellflow.stats().requests, 0, "nothing was paid, nothing to debit");
+    assert_eq!(body_json(&h.refund("pay_none", "puppet", "50.00").await)["outcome"], "no_bonus");
+}
+
+#[tokio::test]
+async fn refund_while_wellflow_is_down_is_a_503_and_keeps_the_bonus() {
+    let h = BillingHarness::new().await;
+    h.refer("alice", "bob").await;
+    h.topup("pay_r2", "bob", "50.00").await;
+    h.wellflow.set_fault(Fault::Unavailable);
+    let resp = h.refund("pay_r2", "bob", "50.00").await;
+    assert_eq!(resp.status(), 503, "the provider must retry the refund");
+    assert_eq!(body_json(&resp)["error"]["code"], "temporarily_unavailable");
+    assert_eq!(h.bonus("pay_r2").await.unwrap().status, BonusStatus::Credited);
+    h.wellflow.set_fault(Fault::Ok);
+    assert_eq!(body_json(&h.refund("pay_r2", "bob", "50.00").await)["outcome"], "reversed");
+    assert_eq!(h.wellflow.balance("alice"), Decimal::ZERO);
+}
+
+#[tokio::test]
+async fn hostile_and_malformed_requests_are_4xx_and_write_nothing() {
+    let h = BillingHarness::new().await;
+    h.refer("alice", "bob").await;
+    let before = h.stack.all_items().await.len();
+    let good = BillingHarness::event_body("pay_h", "bob", "50.00", "topup.succeeded");
+    let now = shared::clock::now().unix_timestamp();
+    let sig = |t: i64, body: &str, secret: &str| shared::domain::signature::sign(secret, t, body.as_bytes());
+    let post = |headers: Vec<(&str, String)>, body: String| {
+        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        integration_tests::requests::request("POST", "/webhooks/payments", &h, lambda_http::Body::Text(body))
+    };
+    let body_with = |field: &str, value: serde_json::Value| {
+        let mut v: serde_json::Value = serde_json::from_str(&good).unwrap();
+        v[field] = value;
+        v.to_string()
+    };
+    let huge = format!("{{\"pad\":\"{}\"}}", "x".repeat(20_000));
+    let nested = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let cases: Vec<(lambda_http::Request, u16, &str)> = vec![
+        (post(vec![], good.clone()), 400, "invalid_signature_header"),
+        (post(vec![("x-signature", "t=abc,v1=zz".into())], good.clone()), 400, "invalid_signature_header"),
+        (
+            post(vec![("x-signature", sig(now, &good, "wrong-secret-0123456789"))], good.clone()),
+            401,
+            "invalid_signature",
+        ),
+        (post(vec![("x-signature", sig(now - 301, &good, WEBHOOK_SECRET))], good.clone()), 401, "signature_expired"),
+        (
+            post(vec![("x-signature", sig(now, &good, WEBHOOK_SECRET))], good.replace("50.00", "5000.00")),
+            401,
+            "invalid_signature",
+        ),
+        (post(vec![("x-signature", sig(now, &huge, WEBHOOK_SECRET))], huge.clone()), 413, "payload_too_large"),
+        (post(vec![("x-signature", sig(now, "{oops", WEBHOOK_SECRET))], "{oops".into()), 400, "invalid_json"),
+        (post(vec![("x-signature", sig(now, &nested, WEBHOOK_SECRET))], nested.clone()), 400, "invalid_body"),
+    ];
+    for (req, status, code) in cases {
+        let resp = webhook::handle(&h.billing, &h.webhook_cfg, &req).await;
+        assert_eq!(resp.status(), status, "{code}");
+        assert_eq!(header(&resp, "content-type"), Some("application/json"));
+        assert_eq!(body_json(&resp)["error"]["code"], code);
+    }
+    let invalid_bodies = [
+        (body_with("amount", "-5.00".into()), 400, "invalid_amount"),
+        (body_with("amount", "0".into()), 400, "invalid_amount"),
+        (body_with("amount", "fifty".into()), 400, "invalid_amount"),
+        (body_with("amount", serde_json::json!(50.0)), 400, "invalid_body"),
+        (body_with("currency", "EUR".into()), 422, "unsupported_currency"),
+        (body_with("type", "topup.exploded".into()), 400, "unknown_event_type"),
+        (body_with("payment_id", "pay#1".into()), 400, "invalid_payment_id"),
+        (body_with("payment_id", serde_json::json!({"$ne": null})), 400, "invalid_body"),
+        (body_with("user_id", "' OR 1=1 --".into()), 400, "invalid_user_id"),
+        (body_with("occurred_at", "yesterday".into()), 400, "invalid_occurred_at"),
+    ];
+    for (body, status, code) in invalid_bodies {
+        let resp = h.deliver_raw(&body).await;
+        assert_eq!(resp.status(), status, "{body}");
+        assert_eq!(body_json(&resp)["error"]["code"], code, "{body}");
+    }
+    let get = integration_tests::get("/webhooks/payments", &[]);
+    assert_eq!(webhook::handle(&h.billing, &h.webhook_cfg, &get).await.status(), 405);
+    assert_eq!(h.stack.all_items().await.len(), before, "no rejected request may write anything");
+    assert_eq!(h.wellflow.stats().requests, 0);
+}
+
+#[tokio::test]
+async fn dynamodb_round_trips_per_topup() {
+    let h = BillingHarness::new().await;
+    h.refer("alice", "bob").await;
+    h.calls.reset();
+    h.topup("pay_rt", "bob", "50.00").await;
+    let credited = h.calls.take();
+    assert_eq!(credited, ["BatchGetItem", "GetItem", "TransactWriteItems", "TransactWriteItems"], "credited top-up");
+    h.topup("pay_rt", "bob", "50.00").await;
+    assert_eq!(h.calls.take(), ["BatchGetItem"], "duplicate delivery");
+    h.topup("pay_small", "bob", "4.99").await;
+    assert_eq!(h.calls.count(), 0, "below the minimum costs nothing");
+    h.topup("pay_stranger", "nobody", "50.00").await;
+    assert_eq!(h.calls.take(), ["BatchGetItem"], "unreferred payer");
+    println!("ROUND_TRIPS credited={} duplicate=1 unreferred=1 below_minimum=0", credited.len());
+    let stats = h.stack.item("USER#alice", "STATS").await.unwrap();
+    assert_eq!(num(&stats, "credited_count"), 1);
+}
