@@ -57,12 +57,20 @@ pids+=($!)
   echo "SIGNUP_SECRETS=local-signup-secret-0123456789"
   echo "IP_HASH_KEY=local-ip-hash-key-0123456789"
   echo "RETRY_BASE_DELAY_SECS=5"
+  echo "JWT_HS256_SECRET=local-jwt-secret-0123456789abcdef"
   echo "RUST_LOG=info"
 } > .local/functions.env
 
 cargo lambda watch --quiet -A 127.0.0.1 -P "$LAMBDA_PORT" --env-file .local/functions.env > .local/lambda.log 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$LAMBDA_PORT") 2>/dev/null && break; sleep 0.1; done
+
+# Lambda's SQS event source mapping, locally: retry queue -> credit-retry function.
+RETRY_QUEUE_URL=$(sed -n 's/^CREDIT_RETRY_QUEUE_URL=//p' .local/stack.env)
+target/debug/sqs-poller --endpoint "$MOTO_ENDPOINT" --queue-url "$RETRY_QUEUE_URL" \
+  --invoke "http://127.0.0.1:$LAMBDA_PORT/2015-03-31/functions/credit-retry/invocations" > .local/poller.log 2>&1 &
+pids+=($!)
+ADMIN_TOKEN=$("$PY" infra/dev_token.py ops-admin admin)
 
 BASE="http://127.0.0.1:$LAMBDA_PORT/lambda-url"
 cat <<BANNER
@@ -80,6 +88,7 @@ Try (demo-referrer owns code K7M2XQ):
   $PY infra/signed_post.py $BASE/webhook/ local-webhook-secret-0123456789 \
       '{"payment_id":"pay_1","user_id":"friend-1","amount":"50.00","currency":"USD","type":"topup.succeeded","occurred_at":"2026-11-25T09:00:00Z"}'
   curl -s http://127.0.0.1:$WELLFLOW_PORT/__stats
+  curl -s '$BASE/admin/admin/bonuses?status=failed' -H 'authorization: Bearer $ADMIN_TOKEN'
 
 Press Ctrl-C to stop everything.
 BANNER

@@ -326,7 +326,9 @@
         var key = dd.getAttribute('data-kpi');
         dd.textContent = values[key] != null ? values[key] : '—';
       });
-    }, function (err) { handleError(err, errorLine, 'your results'); });
+    }, function (err) { handleError(err, errorLine, 'your results'); }).then(function () {
+      Array.prototype.forEach.call(document.querySelectorAll('[data-kpi]'), function (dd) { dd.classList.remove('skeleton'); });
+    });
   }
 
   // ---------------------------------------------------------------- history
@@ -359,7 +361,8 @@
     badgeCell.appendChild(badge);
     tr.appendChild(badgeCell);
 
-    var words = humanReason(item.reason);
+    // `failed` also means "not confirmed by the billing service yet": the backend retries it.
+    var words = humanReason(item.reason) || (status === 'failed' ? 'Not credited yet; retried automatically' : '');
     var reason = el('td', 'reason' + (words ? '' : ' empty'), words || '—');
     reason.setAttribute('data-testid', 'reason');
     if (item.reason) reason.setAttribute('data-reason', String(item.reason));

@@ -54,6 +54,12 @@ pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The first value of a query parameter, decoded (read from the URI, which lambda_http
+/// builds from the raw query string for every event source).
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(req.uri().query()?.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
 /// A stable log-safe fingerprint of a client IP (never log full IPs at info level).
 pub fn ip_prefix(ip: &str) -> String {
     if let Ok(addr) = ip.parse::<std::net::IpAddr>() {

@@ -203,6 +203,27 @@ test('Copy puts the exact link in the clipboard', async () => {
   }
 });
 
+test('Copy falls back to execCommand when the Clipboard API is missing', async () => {
+  const context = await chrome.newContext({ viewport: { width: 1280, height: 800 } });
+  try {
+    await context.addInitScript(() => {
+      const real = navigator.clipboard;
+      window.__readClipboard = () => real.readText();
+      Object.defineProperty(Navigator.prototype, 'clipboard', { configurable: true, get: () => undefined });
+    });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: origin() });
+    const page = await context.newPage();
+    await page.goto(pageUrl);
+    await page.waitForSelector('body[data-loaded="true"]');
+    const link = await page.inputValue('[data-testid="ref-link"]');
+    await page.click('[data-testid="copy"]');
+    await page.waitForFunction(() => document.querySelector('[data-testid="copy-status"]').textContent === 'Copied!');
+    assert.equal(await page.evaluate(() => window.__readClipboard()), link);
+  } finally {
+    await context.close();
+  }
+});
+
 test('Download PNG saves referral-qr.png', async () => {
   const { context, page } = await openPage();
   try {

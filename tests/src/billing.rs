@@ -133,6 +133,32 @@ impl BillingHarness {
         self.stack.all_items().await.into_iter().filter(|i| crate::stack::text(i, "SK") == "BONUS").collect()
     }
 
+    /// The retry consumer's backoff settings (no delay in tests).
+    pub fn backoff(&self) -> credit_retry::Backoff {
+        credit_retry::Backoff {
+            sqs: self.stack.sqs.clone(),
+            queue_url: self.stack.queue_url("CreditRetryQueue").to_string(),
+            base_delay_secs: 0,
+        }
+    }
+
+    /// Runs the retry consumer like Lambda's event source mapping until the queue is empty
+    /// (or `max_batches`); returns how many batches ran.
+    pub async fn run_retries(&self, max_batches: usize) -> usize {
+        let backoff = self.backoff();
+        for batch in 0..max_batches {
+            let polled = local_stack::esm::poll_once(&self.stack.sqs, &backoff.queue_url, 0, |event| async {
+                Ok(credit_retry::handle_batch(&self.billing, &backoff, event).await)
+            })
+            .await
+            .expect("poll retry queue");
+            if polled.is_none() {
+                return batch;
+            }
+        }
+        max_batches
+    }
+
     /// Messages currently visible on a queue (drains them).
     pub async fn drain_queue(&self, logical_id: &str) -> Vec<String> {
         let mut bodies = Vec::new();
@@ -164,5 +190,64 @@ impl BillingHarness {
                 }
             }
         }
+    }
+}
+
+/// The HS256 secret test tokens are signed with.
+pub const JWT_SECRET: &str = "jwt_test_secret_0123456789abcdef";
+
+/// A bearer token for `sub` with an optional role, expiring `ttl_secs` from now (negative = expired).
+pub fn token(sub: &str, role: Option<&str>, ttl_secs: i64) -> String {
+    token_signed(sub, role, ttl_secs, JWT_SECRET)
+}
+
+pub fn token_signed(sub: &str, role: Option<&str>, ttl_secs: i64, secret: &str) -> String {
+    let claims = shared::auth::Claims {
+        sub: sub.into(),
+        exp: shared::clock::now().unix_timestamp() + ttl_secs,
+        role: role.map(str::to_string),
+        roles: Vec::new(),
+    };
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("token encodes")
+}
+
+/// An unsigned `alg: none` token (must always be refused).
+pub fn token_alg_none(sub: &str, role: Option<&str>) -> String {
+    use base64::Engine;
+    let enc = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let exp = shared::clock::now().unix_timestamp() + 600;
+    format!(
+        "{}.{}.",
+        enc(serde_json::json!({"alg":"none","typ":"JWT"})),
+        enc(serde_json::json!({"sub":sub,"exp":exp,"role":role}))
+    )
+}
+
+impl BillingHarness {
+    /// The admin API wired to this harness's store, Wellflow and queue.
+    pub fn admin(&self) -> admin::Admin<DynamoStore, SqsRetryQueue> {
+        admin::Admin { billing: self.billing.clone(), jwt: shared::auth::JwtVerifier::hs256(JWT_SECRET, None, None) }
+    }
+
+    /// Calls the admin handler as `token` (None = no Authorization header).
+    pub async fn admin_call(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Response<Body> {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(a) = &auth {
+            headers.push(("authorization", a.as_str()));
+        }
+        let body = body.map(|b| Body::Text(b.to_string())).unwrap_or(Body::Empty);
+        admin::handle(&self.admin(), &request(method, uri, &headers, body)).await
     }
 }

@@ -2,6 +2,7 @@
 //! endpoint (moto server). Reading the SAM template itself keeps one schema: `make dev`,
 //! the tests and production all get the same keys, indexes and redrive policies.
 
+pub mod esm;
 mod schema;
 
 use std::collections::BTreeMap;

@@ -12,15 +12,25 @@ use crate::store::{BonusRecord, Bonuses, StoreError, Transition, TransitionOutco
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreditOutcome {
     Credited(Box<BonusRecord>),
-    /// Wellflow failed; the row stays `failed` with the error. `retry_scheduled` says
-    /// whether a retry message is on its way (only for retryable errors).
+    /// Wellflow failed; the row stays `failed` with the error. `retryable`: worth trying
+    /// again (timeout, unreachable, 5xx); `retry_scheduled`: a retry message was sent.
     Failed {
         record: Box<BonusRecord>,
         error: String,
+        retryable: bool,
         retry_scheduled: bool,
     },
     /// Someone else moved the row first (another retry, an admin, a refund): nothing done.
     AlreadyDecided(Box<BonusRecord>),
+}
+
+/// What to do when Wellflow fails with a retryable error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Send a retry message (webhook, admin approve).
+    Enqueue,
+    /// The caller is the retry consumer: it reports the message as failed so SQS redelivers it.
+    Redeliver,
 }
 
 /// Credits a `failed` bonus (the in-flight state) and records the outcome.
@@ -28,6 +38,8 @@ pub async fn credit_bonus<S, Q>(
     billing: &Billing<S, Q>,
     record: &BonusRecord,
     actor: &str,
+    note: Option<&str>,
+    on_failure: OnFailure,
 ) -> Result<CreditOutcome, StoreError>
 where
     S: Bonuses,
@@ -51,6 +63,7 @@ where
             let mut change = Transition::new(BonusStatus::Credited, actor, now);
             change.wellflow_transaction_id = Some(transfer.transaction_id.clone());
             change.attempt = true;
+            change.note = note.map(str::to_string);
             match billing.store.transition(record, &change).await? {
                 TransitionOutcome::Applied(updated) => {
                     tracing::info!(
@@ -73,11 +86,13 @@ where
             let mut change = Transition::new(BonusStatus::Failed, actor, now);
             change.error = Some(error.clone());
             change.attempt = true;
+            change.note = note.map(str::to_string);
             let updated = match billing.store.transition(record, &change).await? {
                 TransitionOutcome::Applied(updated) => updated,
                 TransitionOutcome::Conflict => return settle_conflict(billing, record, actor).await,
             };
-            let retry_scheduled = if err.is_retryable() {
+            let retryable = err.is_retryable();
+            let retry_scheduled = if retryable && on_failure == OnFailure::Enqueue {
                 match billing.retry.schedule(&record.source_payment_id, updated.attempts).await {
                     Ok(()) => true,
                     Err(send_err) => {
@@ -103,7 +118,7 @@ where
                 outcome = "failed",
                 "Wellflow credit failed; bonus left failed"
             );
-            Ok(CreditOutcome::Failed { record: updated, error, retry_scheduled })
+            Ok(CreditOutcome::Failed { record: updated, error, retryable, retry_scheduled })
         }
     }
 }

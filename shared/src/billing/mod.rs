@@ -3,12 +3,13 @@
 //! Wellflow client; every function that moves money (webhook, retry, admin) goes through here.
 
 mod credit;
+pub mod moderation;
 mod refund;
 mod retry_queue;
 pub mod settings;
 mod topup;
 
-pub use credit::{credit_bonus, CreditOutcome};
+pub use credit::{credit_bonus, CreditOutcome, OnFailure};
 pub use refund::{process_refund, RefundOutcome};
 pub use retry_queue::{backoff_secs, RetryQueue, SqsRetryQueue};
 pub use topup::{process_topup, TopupEvent, TopupOutcome};
@@ -17,6 +18,7 @@ use crate::domain::BonusPolicy;
 use crate::wellflow::WellflowClient;
 
 /// Everything a money flow needs, built once per cold start.
+#[derive(Clone)]
 pub struct Billing<S, Q> {
     pub store: S,
     pub wellflow: WellflowClient,

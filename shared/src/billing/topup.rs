@@ -5,7 +5,7 @@
 //! unreferred payer; 3 for a held bonus (+ referrer `GetItem`, + create transaction); 4 for
 //! a credited one (+ the transition that records Wellflow's answer). See BENCHMARKS.md.
 
-use crate::billing::{credit_bonus, Billing, BillingError, CreditOutcome, RetryQueue};
+use crate::billing::{credit_bonus, Billing, BillingError, CreditOutcome, OnFailure, RetryQueue};
 use crate::clock;
 use crate::domain::{BonusStatus, Decision, PaymentId, TopupContext, Usd, UserId};
 use crate::store::{BonusRecord, Bonuses, CreateOutcome, FirstTopup, HistoryEntry, NewBonus, StoreError, Users};
@@ -141,7 +141,7 @@ where
         if status == BonusStatus::Pending {
             return Ok(TopupOutcome::Held(Box::new(record)));
         }
-        return Ok(TopupOutcome::Credit(credit_bonus(billing, &record, "webhook").await?));
+        return Ok(TopupOutcome::Credit(credit_bonus(billing, &record, "webhook", None, OnFailure::Enqueue).await?));
     }
     Err(BillingError::Contended(BonusRecord::key_for(&event.payment_id)))
 }

@@ -3,13 +3,14 @@
 //! The only implementation is [`dynamo::DynamoStore`] (DynamoDB, single table, keys in
 //! [`keys`]); tests run it against moto server, so there is no in-memory double to drift.
 
+pub mod cursor;
 pub mod dynamo;
 pub mod keys;
 pub mod records;
 
 use std::future::Future;
 
-use crate::domain::{BonusStatus, PaymentId, RefCode, UserId};
+use crate::domain::{BonusStatus, PaymentId, Rate, RefCode, UserId};
 
 pub use dynamo::DynamoStore;
 pub use records::{BonusRecord, CodeRecord, HistoryEntry, UserProfile};
@@ -210,4 +211,77 @@ pub trait Bonuses: Send + Sync {
         current: &BonusRecord,
         change: &Transition,
     ) -> impl Future<Output = Result<TransitionOutcome, StoreError>> + Send;
+}
+
+/// One page of a listing, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Opaque; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Bonus listings: the moderation queue (by status) and a referrer's history.
+pub trait BonusQueries: Send + Sync {
+    /// `pending` or `failed` bonuses, newest first (sparse index GSI1).
+    fn list_by_status(
+        &self,
+        status: BonusStatus,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<Page<BonusRecord>, QueryError>> + Send;
+
+    /// Every bonus of a referrer, newest first (GSI2).
+    fn list_by_referrer(
+        &self,
+        referrer: &UserId,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<Page<BonusRecord>, QueryError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    Cursor(#[from] cursor::CursorError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An admin's change to a referrer or a referred user (audited on the profile).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdminChange {
+    pub actor: String,
+    pub at: String,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReattributeOutcome {
+    Reattributed {
+        from: Option<UserId>,
+    },
+    UnknownUser,
+    /// The attribution changed while we were deciding; try again.
+    Conflict,
+}
+
+/// Admin changes to referrers and attributions.
+pub trait ReferrerAdmin: Send + Sync {
+    /// Sets (or clears) a referrer's individual rate. `Ok(false)` if the user is unknown.
+    fn set_rate_override(
+        &self,
+        user: &UserId,
+        rate: Option<Rate>,
+        change: &AdminChange,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Moves a referred user to another referrer; future bonuses follow, past ones stay.
+    fn reattribute(
+        &self,
+        user: &UserId,
+        to: &UserId,
+        to_code: RefCode,
+        change: &AdminChange,
+    ) -> impl Future<Output = Result<ReattributeOutcome, StoreError>> + Send;
 }

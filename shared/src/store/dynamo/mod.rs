@@ -14,6 +14,8 @@ use super::StoreError;
 mod attributions;
 mod bonuses;
 mod codes;
+mod queries;
+mod referrers;
 mod users;
 
 /// The DynamoDB-backed store. Cheap to clone; build once per cold start.
