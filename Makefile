@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # cargo finds the `cargo-lambda` subcommand shipped by the PyPI wheel through PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv test check unit dev clean-local
+.PHONY: venv test check browser dev clean-local
 
 $(VENV)/.installed: infra/requirements.txt
 	python3 -m venv $(VENV)
@@ -22,9 +22,16 @@ check: venv
 	$(PY) infra/validate_template.py template.yaml
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-## Every test: unit tests and end-to-end tests against moto + the fake Wellflow.
+## Every test: unit tests, end-to-end tests against moto + the fake Wellflow, browser tests.
 test: check
 	cargo test --workspace --locked
+	$(MAKE) browser
+
+## Headless Chromium (Debian's package, installed when missing): ref.js + the Referrals page,
+## against the stub API and against the real dashboard handler with seeded data.
+browser:
+	bash tests/browser/run.sh
+	bash tests/browser/real-dashboard.sh
 
 ## The local stack: moto, schema from template.yaml, fake Wellflow, cargo lambda watch. Ctrl-C stops it.
 dev: venv

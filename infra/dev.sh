@@ -58,6 +58,7 @@ pids+=($!)
   echo "IP_HASH_KEY=local-ip-hash-key-0123456789"
   echo "RETRY_BASE_DELAY_SECS=5"
   echo "JWT_HS256_SECRET=local-jwt-secret-0123456789abcdef"
+  echo "PUBLIC_BASE_PATH=/lambda-url/dashboard"
   echo "RUST_LOG=info"
 } > .local/functions.env
 
@@ -71,6 +72,7 @@ target/debug/sqs-poller --endpoint "$MOTO_ENDPOINT" --queue-url "$RETRY_QUEUE_UR
   --invoke "http://127.0.0.1:$LAMBDA_PORT/2015-03-31/functions/credit-retry/invocations" > .local/poller.log 2>&1 &
 pids+=($!)
 ADMIN_TOKEN=$("$PY" infra/dev_token.py ops-admin admin)
+USER_TOKEN=$("$PY" infra/dev_token.py demo-referrer)
 
 BASE="http://127.0.0.1:$LAMBDA_PORT/lambda-url"
 cat <<BANNER
@@ -89,6 +91,9 @@ Try (demo-referrer owns code K7M2XQ):
       '{"payment_id":"pay_1","user_id":"friend-1","amount":"50.00","currency":"USD","type":"topup.succeeded","occurred_at":"2026-11-25T09:00:00Z"}'
   curl -s http://127.0.0.1:$WELLFLOW_PORT/__stats
   curl -s '$BASE/admin/admin/bonuses?status=failed' -H 'authorization: Bearer $ADMIN_TOKEN'
+
+Referrals page of demo-referrer (open in a browser):
+  $BASE/dashboard/referrals#token=$USER_TOKEN
 
 Press Ctrl-C to stop everything.
 BANNER

@@ -251,3 +251,27 @@ impl BillingHarness {
         admin::handle(&self.admin(), &request(method, uri, &headers, body)).await
     }
 }
+
+impl BillingHarness {
+    /// The dashboard API on this harness's store (links on https://www.example.com).
+    pub fn dashboard(&self) -> dashboard::DashboardApi<DynamoStore> {
+        dashboard::DashboardApi {
+            store: self.billing.store.clone(),
+            jwt: shared::auth::JwtVerifier::hs256(JWT_SECRET, None, None),
+            cfg: dashboard::DashboardConfig {
+                link_base: url::Url::parse("https://www.example.com").expect("origin"),
+                public_base_path: String::new(),
+            },
+        }
+    }
+
+    /// GET on the dashboard as `user` (None = no token), with extra headers.
+    pub async fn dash_get(&self, uri: &str, user: Option<&str>, extra: &[(&str, &str)]) -> Response<Body> {
+        let auth = user.map(|u| format!("Bearer {}", token(u, None, 600)));
+        let mut headers: Vec<(&str, &str)> = extra.to_vec();
+        if let Some(a) = &auth {
+            headers.push(("authorization", a.as_str()));
+        }
+        dashboard::handle(&self.dashboard(), &request("GET", uri, &headers, Body::Empty)).await
+    }
+}

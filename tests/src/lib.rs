@@ -4,8 +4,10 @@
 
 pub mod billing;
 pub mod counting;
+pub mod http_adapter;
 pub mod moto;
 pub mod requests;
+pub mod seed;
 pub mod stack;
 
 pub use moto::{shared_moto, Moto};

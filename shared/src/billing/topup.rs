@@ -8,7 +8,9 @@
 use crate::billing::{credit_bonus, Billing, BillingError, CreditOutcome, OnFailure, RetryQueue};
 use crate::clock;
 use crate::domain::{BonusStatus, Decision, PaymentId, TopupContext, Usd, UserId};
-use crate::store::{BonusRecord, Bonuses, CreateOutcome, FirstTopup, HistoryEntry, NewBonus, StoreError, Users};
+use crate::store::{
+    Activity, BonusRecord, Bonuses, CreateOutcome, FirstTopup, HistoryEntry, NewBonus, StoreError, Users,
+};
 
 /// How often a create may lose an optimistic-lock race (hot referrer) before giving up.
 const CREATE_ATTEMPTS: usize = 8;
@@ -116,7 +118,11 @@ where
             window: billing.policy.record_first_topup(first_topups, now_secs),
             read_version: version,
         });
-        match billing.store.create_bonus(&NewBonus { record: record.clone(), first_topup }).await? {
+        let activity = Activity {
+            day: record.created_at[..10].to_string(),
+            previous: payer.active_for.clone().zip(payer.last_topup_day.clone()),
+        };
+        match billing.store.create_bonus(&NewBonus { record: record.clone(), first_topup, activity }).await? {
             CreateOutcome::Created => {}
             CreateOutcome::Duplicate => {
                 let existing = billing.store.bonus(&event.payment_id).await?.ok_or_else(|| StoreError::Corrupt {

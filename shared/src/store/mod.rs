@@ -113,12 +113,21 @@ pub struct TopupSnapshot {
     pub existing: Option<BonusRecord>,
 }
 
-/// A new bonus row plus, for a first-time top-up, the velocity bookkeeping that must
-/// commit atomically with it.
+/// A new bonus row plus the bookkeeping that must commit atomically with it: the velocity
+/// window for a first-time top-up, and the "active referred users" day buckets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewBonus {
     pub record: BonusRecord,
     pub first_topup: Option<FirstTopup>,
+    pub activity: Activity,
+}
+
+/// The payer's activity move: their latest top-up day becomes `day` (booked to the bonus's
+/// referrer); `previous` is what was read, and the write fails if it changed meanwhile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Activity {
+    pub day: String,
+    pub previous: Option<(UserId, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -284,4 +293,28 @@ pub trait ReferrerAdmin: Send + Sync {
         to_code: RefCode,
         change: &AdminChange,
     ) -> impl Future<Output = Result<ReattributeOutcome, StoreError>> + Send;
+}
+
+/// A referrer's dashboard numbers, read from write-time aggregates (constant cost).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferrerKpis {
+    pub code: Option<RefCode>,
+    pub total_earned: rust_decimal::Decimal,
+    pub earned_in_window: rust_decimal::Decimal,
+    pub signups: i64,
+    pub active_referred_users: i64,
+    pub clicks: u64,
+    /// Items DynamoDB returned for this call (bounded by the window length, never by history).
+    pub items_read: usize,
+}
+
+/// The dashboard's aggregate reads.
+pub trait Dashboard: Send + Sync {
+    /// KPIs over the `window_days` UTC days ending with `today` (`yyyy-mm-dd` strings).
+    fn referrer_kpis(
+        &self,
+        user: &UserId,
+        window_start: &str,
+        today: &str,
+    ) -> impl Future<Output = Result<ReferrerKpis, StoreError>> + Send;
 }

@@ -32,6 +32,12 @@ pub struct UserProfile {
     /// The payment that was this user's first bonus-earning top-up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_topup_payment_id: Option<PaymentId>,
+    /// UTC day (`yyyy-mm-dd`) of this user's latest bonus-earning top-up, and the referrer
+    /// whose "active referred users" counter it was booked to (see `keys` / KPIs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_topup_day: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_for: Option<UserId>,
 
     // --- as a referrer ------------------------------------------------------------------
     /// Individual rate set by an admin; wins over the default.
@@ -57,6 +63,8 @@ impl UserProfile {
             same_ip: false,
             signup_ip_hash: None,
             first_topup_payment_id: None,
+            last_topup_day: None,
+            active_for: None,
             rate_override: None,
             first_topups: Vec::new(),
             velocity_version: 0,

@@ -3,6 +3,7 @@
 
 mod admin;
 mod codes;
+mod dashboard;
 mod redirect;
 mod retry;
 mod signup;

@@ -220,16 +220,36 @@ impl Bonuses for DynamoStore {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put_bonus).build())
             .transact_items(TransactWriteItem::builder().put(put_payment).build());
+        // The payer's profile: activity day (+ first-top-up marker), conditional on what was read.
+        let mut payer_sets = vec!["last_topup_day = :day", "active_for = :referrer"];
+        let mut payer_conditions = vec![match &new.activity.previous {
+            None => "attribute_not_exists(last_topup_day)",
+            Some(_) => "last_topup_day = :prev_day AND active_for = :prev_for",
+        }];
+        let mut mark_payer = Update::builder()
+            .table_name(self.table())
+            .key(PK, s(keys::user_pk(&record.referred_user_id)))
+            .key(SK, s(keys::SK_PROFILE))
+            .expression_attribute_values(":day", s(new.activity.day.clone()))
+            .expression_attribute_values(":referrer", s(record.referrer_id.as_str()));
+        if let Some((prev_for, prev_day)) = &new.activity.previous {
+            mark_payer = mark_payer
+                .expression_attribute_values(":prev_day", s(prev_day.clone()))
+                .expression_attribute_values(":prev_for", s(prev_for.as_str()));
+        }
+        if new.first_topup.is_some() {
+            payer_sets.push("first_topup_payment_id = :pid");
+            payer_conditions.push("attribute_not_exists(first_topup_payment_id)");
+            mark_payer = mark_payer.expression_attribute_values(":pid", s(payment.as_str()));
+        }
+        let mark_payer = mark_payer
+            .update_expression(format!("SET {}", payer_sets.join(", ")))
+            .condition_expression(payer_conditions.join(" AND "))
+            .build()
+            .expect("key and expression set");
+        request = request.transact_items(TransactWriteItem::builder().update(mark_payer).build());
+
         if let Some(first) = &new.first_topup {
-            let mark_payer = Update::builder()
-                .table_name(self.table())
-                .key(PK, s(keys::user_pk(&record.referred_user_id)))
-                .key(SK, s(keys::SK_PROFILE))
-                .update_expression("SET first_topup_payment_id = :pid")
-                .condition_expression("attribute_not_exists(first_topup_payment_id)")
-                .expression_attribute_values(":pid", s(payment.as_str()))
-                .build()
-                .expect("key and expression set");
             let window = AttributeValue::L(first.window.iter().map(n).collect());
             let velocity_condition = if first.read_version == 0 {
                 "attribute_not_exists(velocity_version) OR velocity_version = :read"
@@ -247,9 +267,25 @@ impl Bonuses for DynamoStore {
                 .expression_attribute_values(":next", n(first.read_version + 1))
                 .build()
                 .expect("key and expression set");
-            request = request
-                .transact_items(TransactWriteItem::builder().update(mark_payer).build())
-                .transact_items(TransactWriteItem::builder().update(bump_velocity).build());
+            request = request.transact_items(TransactWriteItem::builder().update(bump_velocity).build());
+        }
+
+        // "Active referred users" = payers whose latest top-up day is in the window: each
+        // payer contributes +1 to the bucket of their latest day only.
+        let current = (record.referrer_id.clone(), new.activity.day.clone());
+        if new.activity.previous.as_ref() != Some(&current) {
+            request = request.transact_items(self.aggregate_update(
+                &record.referrer_id,
+                keys::day_sk(&new.activity.day),
+                &[("active_new", n(1))],
+            ));
+            if let Some((prev_for, prev_day)) = &new.activity.previous {
+                request = request.transact_items(self.aggregate_update(
+                    prev_for,
+                    keys::day_sk(prev_day),
+                    &[("active_new", n(-1))],
+                ));
+            }
         }
         match request.send().await {
             Ok(_) => Ok(CreateOutcome::Created),

@@ -14,6 +14,7 @@ use super::StoreError;
 mod attributions;
 mod bonuses;
 mod codes;
+mod dashboard;
 mod queries;
 mod referrers;
 mod users;

@@ -1,0 +1,217 @@
+//! Dashboard Lambda: what a referrer sees, over HTTPS, for their own data only (the user is
+//! the JWT's `sub`; there is no user parameter to tamper with).
+//!
+//! * `GET /referrals` — the Referrals page (static HTML/JS/CSS from `infra/web/`)
+//! * `GET /referrals/link` → `{code, url}` (the code is created on the first call)
+//! * `GET /referrals/qr.svg`, `GET /referrals/qr.png?size=128..1024` — with `ETag`
+//! * `GET /referrals/kpis` — from write-time aggregates: constant cost at any history size
+//! * `GET /referrals/history?limit=&cursor=` — every bonus, newest first
+//!
+//! KPI definitions: *total earned* = credited bonuses minus reversed credits, all time;
+//! *earned in the last 30 days* = the same for credits booked on the last 30 UTC days
+//! (today included; a reversal subtracts from the day of the credit it reverses);
+//! *signups* = users attributed to the referrer; *active referred users* = referred users
+//! whose latest bonus-earning top-up (≥ $5) falls in those 30 days; *clicks* = link clicks.
+
+pub mod qr;
+pub mod views;
+
+use lambda_http::http::{header, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+use shared::auth::JwtVerifier;
+use shared::config::{self, ConfigError, Source};
+use shared::domain::UserId;
+use shared::store::{BonusQueries, Dashboard, QueryError, Users};
+use shared::ApiError;
+use url::Url;
+
+const PAGE_HTML: &str = include_str!("../../../infra/web/referrals.html");
+const PAGE_JS: &str = include_str!("../../../infra/web/referrals.js");
+const PAGE_CSS: &str = include_str!("../../../infra/web/referrals.css");
+const WINDOW_DAYS: i64 = 30;
+
+#[derive(Debug, Clone)]
+pub struct DashboardConfig {
+    /// Origin of referral links (`<link_base>/?ref=CODE`).
+    pub link_base: Url,
+    /// Path prefix under which this function is reachable (empty behind the HTTP API;
+    /// `/lambda-url/dashboard` under `cargo lambda watch`), so the page finds its API.
+    pub public_base_path: String,
+}
+
+impl DashboardConfig {
+    pub fn from_env(src: &dyn Source) -> Result<Self, ConfigError> {
+        let link_base = match config::optional(src, "LINK_BASE_URL") {
+            Some(_) => config::origin(src, "LINK_BASE_URL", "origin of referral links")?,
+            None => config::origin(src, "SITE_ORIGIN", "the public site, used as the referral link origin")?,
+        };
+        let public_base_path = config::optional(src, "PUBLIC_BASE_PATH").unwrap_or_default();
+        if !(public_base_path.is_empty()
+            || (public_base_path.starts_with('/')
+                && !public_base_path.ends_with('/')
+                && public_base_path.chars().all(|c| c.is_ascii_alphanumeric() || "/-_".contains(c))))
+        {
+            return Err(ConfigError::Invalid {
+                key: "PUBLIC_BASE_PATH",
+                reason: "must be empty or a path like /lambda-url/dashboard".into(),
+            });
+        }
+        Ok(Self { link_base, public_base_path })
+    }
+
+    pub fn link(&self, code: &str) -> String {
+        let mut url = self.link_base.clone();
+        url.set_path("/");
+        url.query_pairs_mut().clear().append_pair("ref", code);
+        url.into()
+    }
+}
+
+pub struct DashboardApi<S> {
+    pub store: S,
+    pub jwt: JwtVerifier,
+    pub cfg: DashboardConfig,
+}
+
+pub async fn handle<S>(api: &DashboardApi<S>, req: &Request) -> Response<Body>
+where
+    S: Users + Dashboard + BonusQueries,
+{
+    shared::http::respond(route(api, req).await)
+}
+
+fn static_file(content_type: &str, body: String, cache: &str) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CACHE_CONTROL, cache)
+        .header("x-content-type-options", "nosniff")
+        .body(Body::Text(body))
+        .expect("static headers are valid")
+}
+
+fn page(cfg: &DashboardConfig) -> Response<Body> {
+    let html = PAGE_HTML.replacen("data-api-base=\"\"", &format!("data-api-base=\"{}\"", cfg.public_base_path), 1);
+    let mut resp = static_file("text/html; charset=utf-8", html, "no-cache");
+    let headers = resp.headers_mut();
+    headers.insert(
+        "content-security-policy",
+        header::HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; \
+             connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert("referrer-policy", header::HeaderValue::from_static("no-referrer"));
+    headers.insert("x-frame-options", header::HeaderValue::from_static("DENY"));
+    resp
+}
+
+async fn route<S>(api: &DashboardApi<S>, req: &Request) -> Result<Response<Body>, ApiError>
+where
+    S: Users + Dashboard + BonusQueries,
+{
+    let path = req.uri().path().trim_end_matches('/');
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Err(ApiError::method_not_allowed("GET"));
+    }
+    match path {
+        "/referrals" => return Ok(page(&api.cfg)),
+        "/referrals.js" => {
+            return Ok(static_file("text/javascript; charset=utf-8", PAGE_JS.into(), "public, max-age=300"))
+        }
+        "/referrals.css" => return Ok(static_file("text/css; charset=utf-8", PAGE_CSS.into(), "public, max-age=300")),
+        _ => {}
+    }
+    let claims = api.jwt.verify(req)?;
+    let user =
+        UserId::parse(&claims.sub).map_err(|_| ApiError::unauthorized("token subject is not a valid user id"))?;
+    match path {
+        "/referrals/link" => {
+            let code = api.store.ensure_code(&user).await.map_err(unavailable)?;
+            Ok(shared::http::json(StatusCode::OK, &json!({ "code": code, "url": api.cfg.link(code.as_str()) })))
+        }
+        "/referrals/qr.svg" | "/referrals/qr.png" => qr_response(api, req, &user, path.ends_with(".png")).await,
+        "/referrals/kpis" => {
+            let today = shared::clock::now().date();
+            let start = today - time::Duration::days(WINDOW_DAYS - 1);
+            let kpis =
+                api.store.referrer_kpis(&user, &start.to_string(), &today.to_string()).await.map_err(unavailable)?;
+            tracing::info!(user_id = %user, items_read = kpis.items_read, "kpis served");
+            Ok(shared::http::json(StatusCode::OK, &views::kpis_body(&kpis)))
+        }
+        "/referrals/history" => {
+            let limit = match shared::http::query_param(req, "limit") {
+                None => 20,
+                Some(raw) => raw
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|l| (1..=100).contains(l))
+                    .ok_or_else(|| ApiError::bad_request("invalid_limit", "limit must be 1 to 100"))?,
+            };
+            let cursor = shared::http::query_param(req, "cursor");
+            let page = api.store.list_by_referrer(&user, limit, cursor.as_deref()).await.map_err(|e| match e {
+                QueryError::Cursor(c) => ApiError::bad_request("invalid_cursor", c.to_string()),
+                QueryError::Store(s) => unavailable(s),
+            })?;
+            let items: Vec<_> = page.items.iter().map(views::history_item).collect();
+            Ok(shared::http::json(StatusCode::OK, &json!({ "items": items, "next_cursor": page.next_cursor })))
+        }
+        _ => Err(ApiError::not_found("route_not_found", format!("no dashboard route {path}"))),
+    }
+}
+
+fn unavailable(err: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %err, "dashboard request failed on storage");
+    ApiError::unavailable("storage is unavailable; retry")
+}
+
+async fn qr_response<S>(
+    api: &DashboardApi<S>,
+    req: &Request,
+    user: &UserId,
+    png: bool,
+) -> Result<Response<Body>, ApiError>
+where
+    S: Users,
+{
+    let size = match shared::http::query_param(req, "size") {
+        None => qr::DEFAULT_SIZE,
+        Some(raw) => {
+            raw.parse::<u32>().ok().filter(|s| (qr::MIN_SIZE..=qr::MAX_SIZE).contains(s)).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_size",
+                    format!("size must be {} to {} pixels", qr::MIN_SIZE, qr::MAX_SIZE),
+                )
+            })?
+        }
+    };
+    let code = api.store.ensure_code(user).await.map_err(unavailable)?;
+    let url = api.cfg.link(code.as_str());
+    let etag = {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("{}|{size}|{url}", if png { "png" } else { "svg" }));
+        format!("\"{}\"", hex::encode(&digest[..12]))
+    };
+    let cache = "private, max-age=86400";
+    if shared::http::header(req, "if-none-match").is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+        return Ok(Response::builder()
+            .status(StatusCode::NOT_MODIFIED)
+            .header(header::ETAG, &etag)
+            .header(header::CACHE_CONTROL, cache)
+            .body(Body::Empty)
+            .expect("valid headers"));
+    }
+    let (content_type, body) = if png {
+        ("image/png", Body::Binary(qr::png(&url, size).map_err(|_| ApiError::internal())?))
+    } else {
+        ("image/svg+xml", Body::Text(qr::svg(&url).map_err(|_| ApiError::internal())?))
+    };
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::ETAG, &etag)
+        .header(header::CACHE_CONTROL, cache)
+        .body(body)
+        .expect("valid headers"))
+}

@@ -1,0 +1,80 @@
+//! The referrer dashboard's aggregates: one `Query` over the referrer's partition (window
+//! day buckets + profile + stats) and one `GetItem` for the click counter. The cost is
+//! bounded by the window length, whatever the bonus history size.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use rust_decimal::Decimal;
+
+use super::{from_item, keys, s, sdk_error, DynamoStore, Item, PK, SK};
+use crate::domain::UserId;
+use crate::store::{CodeRecord, Dashboard, ReferrerKpis, StoreError, UserProfile};
+
+fn decimal(item: &Item, attr: &str) -> Decimal {
+    match item.get(attr) {
+        Some(AttributeValue::N(n)) => n.parse().unwrap_or_default(),
+        _ => Decimal::ZERO,
+    }
+}
+
+fn integer(item: &Item, attr: &str) -> i64 {
+    match item.get(attr) {
+        Some(AttributeValue::N(n)) => n.parse().unwrap_or_default(),
+        _ => 0,
+    }
+}
+
+impl Dashboard for DynamoStore {
+    async fn referrer_kpis(&self, user: &UserId, window_start: &str, today: &str) -> Result<ReferrerKpis, StoreError> {
+        let pk = keys::user_pk(user);
+        // SK order: DAY#<window_start> … DAY#<today> < PROFILE < STATS.
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(pk.clone()))
+            .expression_attribute_values(":from", s(keys::day_sk(window_start)))
+            .expression_attribute_values(":to", s(keys::SK_STATS))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query(kpis)", e))?;
+        let items = out.items.unwrap_or_default();
+        let mut kpis = ReferrerKpis {
+            code: None,
+            total_earned: Decimal::ZERO,
+            earned_in_window: Decimal::ZERO,
+            signups: 0,
+            active_referred_users: 0,
+            clicks: 0,
+            items_read: items.len(),
+        };
+        let last_day = keys::day_sk(today);
+        for item in items {
+            let sk = match item.get(SK) {
+                Some(AttributeValue::S(sk)) => sk.clone(),
+                _ => continue,
+            };
+            if sk == keys::SK_STATS {
+                kpis.total_earned = decimal(&item, "earned_total");
+                kpis.signups = integer(&item, "signups");
+            } else if sk == keys::SK_PROFILE {
+                kpis.code = from_item::<UserProfile>(&pk, item)?.code;
+            } else if sk.starts_with("DAY#") && sk <= last_day {
+                kpis.earned_in_window += decimal(&item, "earned");
+                kpis.active_referred_users += integer(&item, "active_new");
+            }
+        }
+        if let Some(code) = kpis.code {
+            if let Some(item) = self.get(keys::code_pk(&code), keys::SK_CODE).await? {
+                kpis.items_read += 1;
+                kpis.clicks = from_item::<CodeRecord>(&keys::code_pk(&code), item)?.clicks;
+            }
+        }
+        kpis.total_earned.rescale(2);
+        kpis.earned_in_window.rescale(2);
+        Ok(kpis)
+    }
+}
