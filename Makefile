@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # cargo finds the `cargo-lambda` subcommand shipped by the PyPI wheel through PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv test check browser dev clean-local
+.PHONY: venv test check browser dev demo clean-local
 
 $(VENV)/.installed: infra/requirements.txt
 	python3 -m venv $(VENV)
@@ -36,6 +36,10 @@ browser:
 ## The local stack: moto, schema from template.yaml, fake Wellflow, cargo lambda watch. Ctrl-C stops it.
 dev: venv
 	bash infra/dev.sh
+
+## The product's scenarios end to end against a running `make dev` (run it in another terminal).
+demo: venv
+	$(PY) infra/demo.py
 
 clean-local:
 	rm -rf .local
