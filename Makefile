@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # cargo finds the `cargo-lambda` subcommand shipped by the PyPI wheel through PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv test check browser dev demo clean-local
+.PHONY: venv test check browser dev demo soak bench clean-local
 
 $(VENV)/.installed: infra/requirements.txt
 	python3 -m venv $(VENV)
@@ -16,10 +16,11 @@ $(VENV)/.installed: infra/requirements.txt
 
 venv: $(VENV)/.installed
 
-## Static checks: formatting, SAM template (transform + cfn-lint), clippy.
+## Static checks: formatting, SAM template (transform + cfn-lint), OpenAPI document, clippy.
 check: venv
 	cargo fmt --all --check
 	$(PY) infra/validate_template.py template.yaml
+	$(PY) -c 'import yaml, openapi_spec_validator as v; v.validate(yaml.safe_load(open("infra/openapi.yaml"))); print("infra/openapi.yaml: valid OpenAPI 3.1")'
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 ## Every test: unit tests, end-to-end tests against moto + the fake Wellflow, browser tests.
@@ -40,6 +41,14 @@ dev: venv
 ## The product's scenarios end to end against a running `make dev` (run it in another terminal).
 demo: venv
 	$(PY) infra/demo.py
+
+## Long reliability run (opt-in): thousands of top-ups with duplicates, Wellflow faults and DynamoDB blips.
+soak: venv
+	cargo test -p integration-tests --release --test soak -- --ignored --nocapture
+
+## Benchmarks (criterion hot paths, release binary sizes, cold start); rewrites BENCHMARKS.md.
+bench: venv
+	bash infra/bench.sh
 
 clean-local:
 	rm -rf .local

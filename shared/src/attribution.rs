@@ -55,15 +55,15 @@ where
         return not_attributed("no_code").await;
     };
     let Ok(code) = RefCode::parse(raw) else { return not_attributed("invalid_code").await };
-    let Some(code_row) = store.code(&code).await? else { return not_attributed("unknown_code").await };
-    if code_row.owner_id == signup.user {
+    let Some(owner) = store.code_owner(&code).await? else { return not_attributed("unknown_code").await };
+    if owner == signup.user {
         return not_attributed("self_referral").await;
     }
-    let referrer = store.user(&code_row.owner_id).await?;
+    let referrer = store.user(&owner).await?;
     let same_ip = referrer.and_then(|r| r.signup_ip_hash).is_some_and(|h| h == ip_hash);
     let new = NewAttribution {
         user: signup.user.clone(),
-        referrer: code_row.owner_id.clone(),
+        referrer: owner,
         code,
         same_ip,
         signup_ip_hash: ip_hash.clone(),

@@ -60,6 +60,18 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
     url::form_urlencoded::parse(req.uri().query()?.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
+/// The `limit` query parameter of a listing: 1 to 100, `default` when absent, 400 otherwise.
+pub fn limit_param(req: &Request, default: i32) -> Result<i32, ApiError> {
+    match query_param(req, "limit") {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<i32>()
+            .ok()
+            .filter(|l| (1..=100).contains(l))
+            .ok_or_else(|| ApiError::bad_request("invalid_limit", "limit must be 1 to 100")),
+    }
+}
+
 /// A stable log-safe fingerprint of a client IP (never log full IPs at info level).
 pub fn ip_prefix(ip: &str) -> String {
     if let Ok(addr) = ip.parse::<std::net::IpAddr>() {

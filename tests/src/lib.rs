@@ -4,7 +4,9 @@
 
 pub mod billing;
 pub mod counting;
+pub mod fault_proxy;
 pub mod http_adapter;
+pub mod load;
 pub mod moto;
 pub mod requests;
 pub mod seed;

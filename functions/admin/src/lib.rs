@@ -146,14 +146,7 @@ where
         Some("failed") => BonusStatus::Failed,
         Some(_) => return Err(ApiError::bad_request("invalid_status", "status must be pending or failed")),
     };
-    let limit = match param("limit") {
-        None => 50,
-        Some(raw) => raw
-            .parse::<i32>()
-            .ok()
-            .filter(|l| (1..=100).contains(l))
-            .ok_or_else(|| ApiError::bad_request("invalid_limit", "limit must be 1 to 100"))?,
-    };
+    let limit = shared::http::limit_param(req, 50)?;
     let page =
         admin.billing.store.list_by_status(status, limit, param("cursor").as_deref()).await.map_err(|e| match e {
             QueryError::Cursor(c) => ApiError::bad_request("invalid_cursor", c.to_string()),

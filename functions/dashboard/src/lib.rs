@@ -6,6 +6,7 @@
 //! * `GET /referrals/qr.svg`, `GET /referrals/qr.png?size=128..1024` — with `ETag`
 //! * `GET /referrals/kpis` — from write-time aggregates: constant cost at any history size
 //! * `GET /referrals/history?limit=&cursor=` — every bonus, newest first
+//! * `GET /openapi.json` — the OpenAPI 3.1 document of every HTTP endpoint (`infra/openapi.yaml`)
 //!
 //! KPI definitions: *total earned* = credited bonuses minus reversed credits, all time;
 //! *earned in the last 30 days* = the same for credits booked on the last 30 UTC days
@@ -29,6 +30,7 @@ use url::Url;
 const PAGE_HTML: &str = include_str!("../../../infra/web/referrals.html");
 const PAGE_JS: &str = include_str!("../../../infra/web/referrals.js");
 const PAGE_CSS: &str = include_str!("../../../infra/web/referrals.css");
+const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 const WINDOW_DAYS: i64 = 30;
 
 #[derive(Debug, Clone)]
@@ -121,6 +123,7 @@ where
             return Ok(static_file("text/javascript; charset=utf-8", PAGE_JS.into(), "public, max-age=300"))
         }
         "/referrals.css" => return Ok(static_file("text/css; charset=utf-8", PAGE_CSS.into(), "public, max-age=300")),
+        "/openapi.json" => return Ok(static_file("application/json", OPENAPI_JSON.into(), "public, max-age=300")),
         _ => {}
     }
     let claims = api.jwt.verify(req)?;
@@ -141,14 +144,7 @@ where
             Ok(shared::http::json(StatusCode::OK, &views::kpis_body(&kpis)))
         }
         "/referrals/history" => {
-            let limit = match shared::http::query_param(req, "limit") {
-                None => 20,
-                Some(raw) => raw
-                    .parse::<i32>()
-                    .ok()
-                    .filter(|l| (1..=100).contains(l))
-                    .ok_or_else(|| ApiError::bad_request("invalid_limit", "limit must be 1 to 100"))?,
-            };
+            let limit = shared::http::limit_param(req, 20)?;
             let cursor = shared::http::query_param(req, "cursor");
             let page = api.store.list_by_referrer(&user, limit, cursor.as_deref()).await.map_err(|e| match e {
                 QueryError::Cursor(c) => ApiError::bad_request("invalid_cursor", c.to_string()),

@@ -77,7 +77,10 @@ pub async fn handle<S: Codes>(store: &S, cfg: &RedirectConfig, req: &Request) ->
         RefParam::Absent => ("no_ref", None),
         RefParam::Malformed => ("malformed_code", None),
         RefParam::Valid(code) => match store.record_click(&code).await {
-            Ok(ClickOutcome::Counted) => ("counted", Some(code)),
+            Ok(ClickOutcome::Counted) => {
+                shared::metrics::count("Clicks", &[("code", code.as_str())]);
+                ("counted", Some(code))
+            }
             Ok(ClickOutcome::UnknownCode) => ("unknown_code", None),
             Err(err) => {
                 tracing::warn!(code = %code, error = %err, "click not counted; setting cookie anyway");

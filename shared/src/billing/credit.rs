@@ -7,6 +7,7 @@
 use crate::billing::{Billing, RetryQueue};
 use crate::clock;
 use crate::domain::BonusStatus;
+use crate::metrics::{self, Unit};
 use crate::store::{BonusRecord, Bonuses, StoreError, Transition, TransitionOutcome};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +67,13 @@ where
             change.note = note.map(str::to_string);
             match billing.store.transition(record, &change).await? {
                 TransitionOutcome::Applied(updated) => {
+                    metrics::emit(
+                        &[
+                            ("BonusCredited", 1.0, Unit::Count),
+                            ("WellflowLatencyMs", latency_ms as f64, Unit::Milliseconds),
+                        ],
+                        &[("payment_id", record.source_payment_id.as_str()), ("actor", actor)],
+                    );
                     tracing::info!(
                         payment_id = %record.source_payment_id,
                         referrer_id = %record.referrer_id,
@@ -82,6 +90,14 @@ where
             }
         }
         Err(err) => {
+            metrics::emit(
+                &[
+                    ("BonusFailed", 1.0, Unit::Count),
+                    ("WellflowErrors", 1.0, Unit::Count),
+                    ("WellflowLatencyMs", latency_ms as f64, Unit::Milliseconds),
+                ],
+                &[("payment_id", record.source_payment_id.as_str()), ("actor", actor), ("error_code", err.code())],
+            );
             let error = format!("{}: {err}", err.code());
             let mut change = Transition::new(BonusStatus::Failed, actor, now);
             change.error = Some(error.clone());

@@ -7,6 +7,7 @@ pub mod moderation;
 mod refund;
 mod retry_queue;
 pub mod settings;
+pub mod sweep;
 mod topup;
 
 pub use credit::{credit_bonus, CreditOutcome, OnFailure};

@@ -77,6 +77,7 @@ where
     change.note = note.map(str::to_string);
     match billing.store.transition(&current, &change).await? {
         TransitionOutcome::Applied(record) => {
+            crate::metrics::count("BonusReversed", &[("payment_id", payment.as_str()), ("reason", reason)]);
             tracing::info!(payment_id = %payment, actor, reason, outcome = "rejected", "bonus rejected by admin");
             Ok(ModerationOutcome::Rejected(record))
         }

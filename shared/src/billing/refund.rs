@@ -49,6 +49,7 @@ where
         change.reason = Some("refunded".into());
         match billing.store.transition(&current, &change).await? {
             TransitionOutcome::Applied(record) => {
+                crate::metrics::count("BonusReversed", &[("payment_id", payment.as_str()), ("reason", "refunded")]);
                 tracing::info!(payment_id = %payment, referrer_id = %record.referrer_id, amount = %record.bonus_amount, debited, outcome = "reversed", "bonus reversed after refund");
                 return Ok(RefundOutcome::Reversed { record, debited });
             }

@@ -144,7 +144,12 @@ where
             reason = reason.as_deref(),
             "bonus created"
         );
+        crate::metrics::count("BonusCreated", &[("payment_id", event.payment_id.as_str())]);
         if status == BonusStatus::Pending {
+            crate::metrics::count(
+                "BonusHeld",
+                &[("payment_id", event.payment_id.as_str()), ("reason", reason.as_deref().unwrap_or(""))],
+            );
             return Ok(TopupOutcome::Held(Box::new(record)));
         }
         return Ok(TopupOutcome::Credit(credit_bonus(billing, &record, "webhook", None, OnFailure::Enqueue).await?));
@@ -160,6 +165,7 @@ where
     Q: RetryQueue,
 {
     tracing::info!(payment_id = %existing.source_payment_id, status = %existing.status, outcome = "duplicate", "duplicate top-up delivery absorbed");
+    crate::metrics::count("WebhookDuplicates", &[("payment_id", existing.source_payment_id.as_str())]);
     if existing.status == BonusStatus::Failed {
         if let Err(err) = billing.retry.schedule(&existing.source_payment_id, existing.attempts.max(1)).await {
             tracing::error!(payment_id = %existing.source_payment_id, error = %err, "could not enqueue retry for a failed bonus");

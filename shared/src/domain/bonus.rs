@@ -160,12 +160,16 @@ impl BonusPolicy {
         first_topups.iter().filter(|t| now - **t < self.velocity_window_secs).count()
     }
 
-    /// The window list after recording a first-time top-up at `now` (old entries pruned,
-    /// so the stored list stays small: at most one window's worth).
+    /// The window list after recording a first-time top-up at `now`: entries outside the
+    /// window are pruned and only the newest `velocity_max` are kept — exactly what the cap
+    /// needs, so the stored list stays tiny however viral a referrer gets.
     pub fn record_first_topup(&self, first_topups: &[i64], now: i64) -> Vec<i64> {
         let mut kept: Vec<i64> =
             first_topups.iter().copied().filter(|t| now - *t < self.velocity_window_secs).collect();
         kept.push(now);
+        kept.sort_unstable();
+        let excess = kept.len().saturating_sub(self.velocity_max.max(1));
+        kept.drain(..excess);
         kept
     }
 }
@@ -237,6 +241,11 @@ mod tests {
     fn window_list_is_pruned() {
         let p = BonusPolicy::default();
         assert_eq!(p.record_first_topup(&[NOW - 90_000, NOW - 10], NOW), vec![NOW - 10, NOW]);
+        // Only the newest `velocity_max` matter: a busy day never grows the stored list.
+        let busy: Vec<i64> = (1..=50).map(|i| NOW - i).collect();
+        let kept = p.record_first_topup(&busy, NOW);
+        assert_eq!(kept, vec![NOW - 4, NOW - 3, NOW - 2, NOW - 1, NOW]);
+        assert_eq!(p.recent_count(&kept, NOW + 1), 5, "the cap still sees a full window");
     }
 
     #[test]

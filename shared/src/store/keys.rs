@@ -3,6 +3,7 @@
 //! | item                      | PK                          | SK              | GSI1 (moderation)                | GSI2 (history)                      |
 //! |---------------------------|-----------------------------|-----------------|----------------------------------|-------------------------------------|
 //! | referral code             | `CODE#<code>`               | `CODE`          |                                  |                                     |
+//! | click counter shard       | `CODE#<code>#C<n>`, n in 0..[`CLICK_SHARDS`] | `CLICKS` |                         |                                     |
 //! | user profile              | `USER#<user_id>`            | `PROFILE`       |                                  |                                     |
 //! | referrer aggregates       | `USER#<user_id>`            | `STATS`         |                                  |                                     |
 //! | referrer earnings per day | `USER#<user_id>`            | `DAY#<yyyy-mm-dd>` |                               |                                     |
@@ -11,6 +12,17 @@
 //!
 //! GSI1 is sparse: only bonuses a human may need to act on (`pending`, `failed`) carry its
 //! keys, so the moderation list never wades through credited history.
+//!
+//! **Click counters are sharded.** A click is one `UpdateItem ADD clicks :one` on a random
+//! shard (`attribute_exists(PK)`: an unknown code writes nothing). Each shard has its own
+//! partition key — items sharing a partition key share a partition, so sharding by sort key
+//! would not help — and one partition key absorbs at most 1,000 write units per second, so a
+//! code takes up to `CLICK_SHARDS` × 1,000 clicks/s (sizing in SCALING.md). The shards are
+//! created with the code row, in the same transaction that claims the code
+//! (`Users::claim_code`, also used by `infra/local-stack --seed`); a code without shards
+//! (none exist: sharding predates production data) would count no clicks and get no cookie.
+//! The total is the sum of the shards, read with the code row in one `BatchGetItem`
+//! (`Codes::code`, dashboard KPIs); the code row itself stores no counter.
 
 use crate::domain::{BonusStatus, PaymentId, RefCode, UserId};
 
@@ -28,9 +40,25 @@ pub const SK_PROFILE: &str = "PROFILE";
 pub const SK_STATS: &str = "STATS";
 pub const SK_BONUS: &str = "BONUS";
 pub const SK_PAYMENT: &str = "PAYMENT";
+pub const SK_CLICKS: &str = "CLICKS";
+
+/// Click-counter shards per referral code. 16 × 1,000 WCU/s per partition key = 16,000
+/// clicks/s per code in theory; at 10,000 clicks/s (API Gateway's default account quota,
+/// the most one code can receive without a quota increase) each shard runs at ~625 WCU/s,
+/// leaving room for the random spread. Costs: 16 extra puts when a code is created and
+/// 16 extra item reads per KPI view. See SCALING.md. Changing it needs a migration: codes
+/// created with fewer shards have no items for the new ones (clicks landing there would be
+/// refused as unknown), and lowering it would hide the counts of the dropped shards.
+pub const CLICK_SHARDS: u32 = 16;
 
 pub fn code_pk(code: &RefCode) -> String {
     format!("CODE#{code}")
+}
+
+/// `CODE#<code>#C<n>`: one click-counter shard, its own partition key (`n < CLICK_SHARDS`).
+pub fn click_shard_pk(code: &RefCode, shard: u32) -> String {
+    debug_assert!(shard < CLICK_SHARDS, "shard {shard} out of range");
+    format!("CODE#{code}#C{shard}")
 }
 
 pub fn user_pk(user: &UserId) -> String {

@@ -53,11 +53,18 @@ pub enum ClaimOutcome {
 
 /// Referral codes and their click counters.
 pub trait Codes: Send + Sync {
-    /// Counts one click if the code exists: a single conditional `UpdateItem`.
+    /// Counts one click if the code exists: a single conditional `UpdateItem` on one of the
+    /// code's click shards (`keys::CLICK_SHARDS`).
     fn record_click(&self, code: &RefCode) -> impl Future<Output = Result<ClickOutcome, StoreError>> + Send;
 
-    /// The code row, if the code exists.
+    /// The code row with `clicks` summed over its shards, if the code exists.
     fn code(&self, code: &RefCode) -> impl Future<Output = Result<Option<CodeRecord>, StoreError>> + Send;
+
+    /// Who owns the code, if it exists — without reading the click shards (signup
+    /// attribution needs the owner only: one `GetItem` on DynamoDB).
+    fn code_owner(&self, code: &RefCode) -> impl Future<Output = Result<Option<UserId>, StoreError>> + Send {
+        async move { Ok(self.code(code).await?.map(|record| record.owner_id)) }
+    }
 }
 
 /// Users and their own referral code.

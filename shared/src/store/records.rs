@@ -77,6 +77,8 @@ impl UserProfile {
 pub struct CodeRecord {
     pub code: RefCode,
     pub owner_id: UserId,
+    /// Clicks on the link: the sum of the code's click shards (`keys::CLICK_SHARDS`), filled
+    /// in on read. Not stored on the code row (`claim_code` leaves it out).
     #[serde(default)]
     pub clicks: u64,
     pub created_at: String,

@@ -2,9 +2,15 @@
 //! One test binary (one link step, one moto) with a module per feature.
 
 mod admin;
+mod authz;
 mod codes;
 mod dashboard;
+mod hostile;
+mod openapi;
+mod operations;
 mod redirect;
+mod reliability;
 mod retry;
+mod sharding;
 mod signup;
 mod webhook;

@@ -1,11 +1,10 @@
 //! Redirect function against moto: status, exact Location, exact cookie, first-touch,
 //! unknown/malformed codes, open-redirect attempts and the click counter in the table.
 
-use integration_tests::stack::num;
 use integration_tests::{body_json, get, header, header_all, TestStack};
 use redirect::{RedirectConfig, Touch};
 use shared::domain::{RefCode, UserId};
-use shared::store::{DynamoStore, Users};
+use shared::store::{Codes, DynamoStore, Users};
 
 fn config(touch: Touch) -> RedirectConfig {
     RedirectConfig { site_origin: url::Url::parse("https://www.example.com").unwrap(), cookie_domain: None, touch }
@@ -17,9 +16,9 @@ async fn seeded() -> (TestStack, RefCode) {
     (stack, code)
 }
 
-async fn clicks(stack: &TestStack, code: RefCode) -> i64 {
-    let item = stack.item(&format!("CODE#{code}"), "CODE").await.expect("code row");
-    num(&item, "clicks")
+/// The code's click total: the sum of its counter shards (see tests/tests/e2e/sharding.rs).
+async fn clicks(stack: &TestStack, code: RefCode) -> u64 {
+    stack.store.code(&code).await.expect("read code").expect("code row").clicks
 }
 
 fn assert_exact_cookie(set_cookie: &str, code: RefCode) {

@@ -1,17 +1,58 @@
-//! Referral codes and click counters on DynamoDB.
+//! Referral codes and their sharded click counters on DynamoDB (layout in [`keys`]).
+//!
+//! * A click is one conditional `UpdateItem` on a random shard: one round trip, and an
+//!   unknown code (no shard item) writes nothing.
+//! * Reading the count is one `BatchGetItem` of the code row and its `CLICK_SHARDS` shards.
 
-use super::{from_item, keys, n, s, sdk_error, DynamoStore, PK, SK};
-use crate::domain::RefCode;
+use aws_sdk_dynamodb::types::AttributeValue;
+use rand::Rng;
+
+use super::{from_item, item_key, keys, n, s, sdk_error, DynamoStore, Item, PK, SK};
+use crate::domain::{RefCode, UserId};
 use crate::store::{ClickOutcome, CodeRecord, Codes, StoreError};
+
+fn clicks_of(item: &Item) -> u64 {
+    match item.get("clicks") {
+        Some(AttributeValue::N(n)) => n.parse().unwrap_or_default(),
+        _ => 0,
+    }
+}
+
+impl DynamoStore {
+    /// The code row with `clicks` = the sum of its shards, and how many items DynamoDB
+    /// returned (row + shards), in one `BatchGetItem`. `None` if the code does not exist.
+    pub(crate) async fn code_with_clicks(&self, code: &RefCode) -> Result<Option<(CodeRecord, usize)>, StoreError> {
+        let code_pk = keys::code_pk(code);
+        let mut request = vec![item_key(code_pk.clone(), keys::SK_CODE)];
+        request
+            .extend((0..keys::CLICK_SHARDS).map(|shard| item_key(keys::click_shard_pk(code, shard), keys::SK_CLICKS)));
+        let items = self.batch_get("clicks", request).await?;
+        let read = items.len();
+        let mut row = None;
+        let mut shard_clicks = 0u64;
+        for item in items {
+            match item.get(PK) {
+                Some(AttributeValue::S(pk)) if *pk == code_pk => row = Some(item),
+                _ => shard_clicks += clicks_of(&item),
+            }
+        }
+        let Some(row) = row else { return Ok(None) };
+        let mut record: CodeRecord = from_item(&code_pk, row)?;
+        // The row itself stores no counter since sharding; a pre-sharding one would still count.
+        record.clicks += shard_clicks;
+        Ok(Some((record, read)))
+    }
+}
 
 impl Codes for DynamoStore {
     async fn record_click(&self, code: &RefCode) -> Result<ClickOutcome, StoreError> {
+        let shard = rand::rng().random_range(0..keys::CLICK_SHARDS);
         let result = self
             .client
             .update_item()
             .table_name(self.table.as_ref())
-            .key(PK, s(keys::code_pk(code)))
-            .key(SK, s(keys::SK_CODE))
+            .key(PK, s(keys::click_shard_pk(code, shard)))
+            .key(SK, s(keys::SK_CLICKS))
             .update_expression("ADD clicks :one")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":one", n(1))
@@ -27,9 +68,13 @@ impl Codes for DynamoStore {
     }
 
     async fn code(&self, code: &RefCode) -> Result<Option<CodeRecord>, StoreError> {
+        Ok(self.code_with_clicks(code).await?.map(|(record, _)| record))
+    }
+
+    async fn code_owner(&self, code: &RefCode) -> Result<Option<UserId>, StoreError> {
         let pk = keys::code_pk(code);
         match self.get(pk.clone(), keys::SK_CODE).await? {
-            Some(item) => Ok(Some(from_item(&pk, item)?)),
+            Some(item) => Ok(Some(from_item::<CodeRecord>(&pk, item)?.owner_id)),
             None => Ok(None),
         }
     }

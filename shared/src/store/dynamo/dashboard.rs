@@ -1,13 +1,14 @@
 //! The referrer dashboard's aggregates: one `Query` over the referrer's partition (window
-//! day buckets + profile + stats) and one `GetItem` for the click counter. The cost is
-//! bounded by the window length, whatever the bonus history size.
+//! day buckets + profile + stats) and one `BatchGetItem` for the code row and its
+//! `CLICK_SHARDS` click-counter shards. The cost is bounded by the window length and the
+//! shard count, whatever the bonus history size.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use rust_decimal::Decimal;
 
 use super::{from_item, keys, s, sdk_error, DynamoStore, Item, PK, SK};
 use crate::domain::UserId;
-use crate::store::{CodeRecord, Dashboard, ReferrerKpis, StoreError, UserProfile};
+use crate::store::{Dashboard, ReferrerKpis, StoreError, UserProfile};
 
 fn decimal(item: &Item, attr: &str) -> Decimal {
     match item.get(attr) {
@@ -68,9 +69,10 @@ impl Dashboard for DynamoStore {
             }
         }
         if let Some(code) = kpis.code {
-            if let Some(item) = self.get(keys::code_pk(&code), keys::SK_CODE).await? {
-                kpis.items_read += 1;
-                kpis.clicks = from_item::<CodeRecord>(&keys::code_pk(&code), item)?.clicks;
+            // Code row + its CLICK_SHARDS counter shards: a fixed number of keys.
+            if let Some((record, read)) = self.code_with_clicks(&code).await? {
+                kpis.items_read += read;
+                kpis.clicks = record.clicks;
             }
         }
         kpis.total_earned.rescale(2);

@@ -54,6 +54,48 @@ impl DynamoStore {
             .map_err(|e| sdk_error("GetItem", e))?;
         Ok(out.item)
     }
+
+    /// Strongly consistent `BatchGetItem` of `keys` (≤ 100, this table) in one round trip when
+    /// DynamoDB serves everything; unprocessed keys (throttling) are retried with a short
+    /// backoff. Keys still unprocessed after that are an error, never silently missing items.
+    pub(crate) async fn batch_get(&self, op: &str, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        const ATTEMPTS: u32 = 4;
+        let mut request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| StoreError::Rejected(format!("BatchGetItem({op}): {e}")))?;
+        let mut found = Vec::new();
+        for attempt in 0..ATTEMPTS {
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(self.table.as_ref(), request.clone())
+                .send()
+                .await
+                .map_err(|e| sdk_error(&format!("BatchGetItem({op})"), e))?;
+            found.extend(out.responses.and_then(|mut r| r.remove(self.table.as_ref())).unwrap_or_default());
+            match out.unprocessed_keys.and_then(|mut u| u.remove(self.table.as_ref())) {
+                Some(rest) if !rest.keys().is_empty() => {
+                    if attempt + 1 == ATTEMPTS {
+                        return Err(StoreError::Unavailable(format!(
+                            "BatchGetItem({op}): {} key(s) still unprocessed after {ATTEMPTS} attempts",
+                            rest.keys().len()
+                        )));
+                    }
+                    request = rest;
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                }
+                _ => break,
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The primary key of the item at (`pk`, `sk`).
+pub(crate) fn item_key(pk: String, sk: &str) -> Item {
+    HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
 }
 
 pub(crate) fn s(v: impl Into<String>) -> AttributeValue {

@@ -1,0 +1,189 @@
+//! In-process profile of a cold start: the steps of `functions/<fn>/src/main.rs` (tokio runtime,
+//! logging, config, SDK config, clients) and, for the redirect, its first and second DynamoDB
+//! calls, each timed, in a fresh process per run (`coldstart --profile-child <fn>`, the same
+//! environment as the real binary). Tells what dominates the init and the first invocation.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use redirect::RedirectConfig;
+use serde::{Deserialize, Serialize};
+use shared::billing::{settings, SqsRetryQueue};
+use shared::config::{self, ProcessEnv};
+use shared::domain::RefCode;
+use shared::store::{ClickOutcome, Codes, DynamoStore};
+use webhook::WebhookConfig;
+
+use super::{ColdStartReport, CODE};
+
+const MARKER: &str = "COLDSTART_PROFILE ";
+const SDK_LOAD: &str = "aws_config load (region, credentials, HTTP client: reads the CA roots)";
+
+/// What one child measured, in milliseconds (`main_entered_unix_ns` is wall-clock).
+#[derive(Debug, Serialize, Deserialize)]
+struct Steps {
+    main_entered_unix_ns: u128,
+    steps: Vec<(String, f64)>,
+}
+
+fn unix_ns() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1_000.0
+}
+
+/// Times one step of `main`.
+fn step<T>(steps: &mut Vec<(String, f64)>, name: &str, f: impl FnOnce() -> T) -> T {
+    let t = Instant::now();
+    let out = f();
+    steps.push((name.to_string(), ms(t.elapsed())));
+    out
+}
+
+/// The redirect's `main` after the runtime, plus its first two DynamoDB calls.
+async fn redirect_steps(steps: &mut Vec<(String, f64)>) -> Result<(), String> {
+    step(steps, "telemetry::init (JSON subscriber)", shared::telemetry::init);
+    let table = step(steps, "config from env", || {
+        RedirectConfig::from_env(&ProcessEnv).map_err(|e| e.to_string())?;
+        config::table_name(&ProcessEnv).map_err(|e| e.to_string())
+    })?;
+    let t = Instant::now();
+    let sdk = shared::aws::sdk_config().await;
+    steps.push((SDK_LOAD.into(), ms(t.elapsed())));
+    let store = step(steps, "DynamoDB client + store", || DynamoStore::new(shared::aws::dynamodb(&sdk), table));
+    let code = RefCode::parse(CODE).map_err(|e| e.to_string())?;
+    for label in [
+        "1st UpdateItem (lazy HTTP client + credentials + connect + moto)",
+        "2nd UpdateItem (warm connection: moto round trip)",
+    ] {
+        let t = Instant::now();
+        let outcome = store.record_click(&code).await.map_err(|e| e.to_string())?;
+        steps.push((label.into(), ms(t.elapsed())));
+        if outcome != ClickOutcome::Counted {
+            return Err(format!("{label}: expected Counted, got {outcome:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// The webhook's `main` after the runtime (no network: clients are built, not used).
+async fn webhook_steps(steps: &mut Vec<(String, f64)>) -> Result<(), String> {
+    step(steps, "telemetry::init (JSON subscriber)", shared::telemetry::init);
+    step(steps, "config from env", || WebhookConfig::from_env(&ProcessEnv).map_err(|e| e.to_string()))?;
+    let t = Instant::now();
+    let sdk = shared::aws::sdk_config().await;
+    steps.push((SDK_LOAD.into(), ms(t.elapsed())));
+    step(steps, "DynamoDB client + store", || {
+        config::table_name(&ProcessEnv).map(|table| DynamoStore::new(shared::aws::dynamodb(&sdk), table))
+    })
+    .map_err(|e| e.to_string())?;
+    step(steps, "Wellflow client (reqwest + rustls)", || settings::wellflow_from_env(&ProcessEnv))
+        .map_err(|e| e.to_string())?;
+    step(steps, "SQS client + retry queue", || {
+        config::required(&ProcessEnv, "CREDIT_RETRY_QUEUE_URL", "the credit retry queue")
+            .map(|url| SqsRetryQueue::new(shared::aws::sqs(&sdk), url, SqsRetryQueue::DEFAULT_BASE_DELAY_SECS))
+    })
+    .map_err(|e| e.to_string())?;
+    step(steps, "bonus policy from env", || settings::policy_from_env(&ProcessEnv)).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The child side: mirrors `function`'s `main`, timing each step; prints one marker line.
+pub fn child_main(function: &str) -> Result<(), String> {
+    let entered = unix_ns();
+    let mut steps = Vec::new();
+    // What #[tokio::main] builds.
+    let rt = step(&mut steps, "tokio runtime (multi-thread)", || {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    })
+    .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        match function {
+            "redirect" => redirect_steps(&mut steps).await,
+            "webhook" => webhook_steps(&mut steps).await,
+            other => Err(format!("no profile for {other:?}")),
+        }
+    })?;
+    let line = serde_json::to_string(&Steps { main_entered_unix_ns: entered, steps }).expect("serialisable");
+    println!("{MARKER}{line}");
+    Ok(())
+}
+
+/// The CA bundle rustls-native-certs would find (Debian/Ubuntu, then Amazon Linux/RHEL).
+fn ca_bundle() -> Option<&'static str> {
+    ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file())
+}
+
+fn run_child(exe: &std::path::Path, function: &str, env: &[(String, String)]) -> Result<(u128, Steps), String> {
+    let spawned = unix_ns();
+    let out = Command::new(exe)
+        .args(["--profile-child", function])
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot exec {}: {e}", exe.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let Some(line) = stdout.lines().find_map(|l| l.strip_prefix(MARKER)) else {
+        return Err(format!(
+            "profile child failed ({}): {}{}",
+            out.status,
+            stdout.trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    };
+    let steps: Steps = serde_json::from_str(line).map_err(|e| format!("bad profile line ({e}): {line}"))?;
+    Ok((spawned, steps))
+}
+
+/// The parent side: `runs` fresh children (after one warm-up), one report, plus the SDK
+/// config load again with `SSL_CERT_FILE` set to the CA bundle, which stops
+/// rustls-native-certs from also reading every file of the certificate directory.
+pub fn measure(function: &str, runs: usize, env: &[(String, String)]) -> Result<ColdStartReport, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut report = ColdStartReport {
+        function: format!("{function} (in-process profile of main.rs)"),
+        binary: format!("{} --profile-child {function}", exe.display()),
+        binary_bytes: std::fs::metadata(&exe).map(|m| m.len()).unwrap_or(0),
+        request: match function {
+            "redirect" => format!("record_click({CODE}) twice through DynamoStore, as the handler does"),
+            _ => "none: init only".into(),
+        },
+        expected: match function {
+            "redirect" => "Counted twice".into(),
+            _ => "every client built".into(),
+        },
+        runs,
+        measurements: Vec::new(),
+    };
+    let bundle_env: Option<Vec<(String, String)>> = ca_bundle().map(|bundle| {
+        let mut env = env.to_vec();
+        env.push(("SSL_CERT_FILE".into(), bundle.into()));
+        env
+    });
+    for run in 0..=runs {
+        let (spawned, steps) = run_child(&exe, function, env)?;
+        let bundle_only = match &bundle_env {
+            Some(env) => Some(run_child(&exe, function, env)?.1),
+            None => None,
+        };
+        if run == 0 {
+            continue; // warm-up: page cache
+        }
+        let exec_to_main = steps.main_entered_unix_ns.saturating_sub(spawned) as f64 / 1e6;
+        report.push("exec → main() (this profiling binary, not the bootstrap)", exec_to_main);
+        for (name, value) in steps.steps {
+            report.push(&name, value);
+        }
+        if let Some(steps) = bundle_only {
+            if let Some((_, value)) = steps.steps.iter().find(|(name, _)| name == SDK_LOAD) {
+                report.push(&format!("{SDK_LOAD}, with SSL_CERT_FILE=CA bundle (no cert dir scan)"), *value);
+            }
+        }
+    }
+    Ok(report)
+}

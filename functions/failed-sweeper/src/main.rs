@@ -1,0 +1,30 @@
+//! Lambda entry point for the scheduled failed-bonus sweep (EventBridge, every 15 minutes);
+//! the logic lives in `shared::billing::sweep`.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use shared::billing::{sweep, SqsRetryQueue};
+use shared::config::{self, ProcessEnv};
+use shared::store::DynamoStore;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let sdk = shared::aws::sdk_config().await;
+    let store = DynamoStore::new(shared::aws::dynamodb(&sdk), config::table_name(&ProcessEnv)?);
+    let retry = SqsRetryQueue::new(
+        shared::aws::sqs(&sdk),
+        config::required(&ProcessEnv, "CREDIT_RETRY_QUEUE_URL", "the credit retry queue (!Ref CreditRetryQueue)")?,
+        config::parsed_or(&ProcessEnv, "RETRY_BASE_DELAY_SECS", SqsRetryQueue::DEFAULT_BASE_DELAY_SECS)?,
+    );
+    let requeue_after = time::Duration::minutes(config::parsed_or(&ProcessEnv, "SWEEP_REQUEUE_AFTER_MINUTES", 15)?);
+    let (store, retry) = (&store, &retry);
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
+        let report = sweep::sweep_failed(store, retry, shared::clock::now(), requeue_after).await?;
+        Ok::<_, Error>(serde_json::json!({
+            "failed_seen": report.failed_seen,
+            "requeued": report.requeued,
+            "older_than_1h": report.older_than_1h,
+        }))
+    }))
+    .await
+}

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Benchmarks (`make bench`): criterion hot paths, release binary sizes (x86_64; arm64 attempted),
+# the cold-start proxy; then rewrites the generated section of BENCHMARKS.md (raw outputs stay
+# in target/bench-report/).
+#
+# Gentle on a shared 2-core machine: every build runs under `nice -n 19` with one job, one at a
+# time. The first run compiles three release dependency trees (x86_64 and arm64 Lambda
+# targets, the host for criterion/coldstart): 30-60 minutes. Later runs only rebuild what
+# changed; with nothing to rebuild the whole script takes ~2 minutes.
+#
+# Knobs: BENCH_JOBS (1), BENCH_RUNS (20 cold starts), BENCH_WARMUP_SECS (1),
+# BENCH_MEASURE_SECS (3), BENCH_ARM64 (1; 0 skips the arm64 attempt).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export PATH="$ROOT/.venv/bin:$PATH"
+
+JOBS=${BENCH_JOBS:-1}
+RUNS=${BENCH_RUNS:-20}
+WARMUP=${BENCH_WARMUP_SECS:-1}
+MEASURE=${BENCH_MEASURE_SECS:-3}
+OUT=target/bench-report
+NICE=(nice -n 19)
+
+step() { printf '\n== %s (%ss elapsed)\n' "$*" "$SECONDS" >&2; }
+
+[ -x .venv/bin/cargo-lambda ] && [ -x .venv/bin/python ] || make venv
+
+rm -rf "$OUT"
+mkdir -p "$OUT"
+
+# Every function crate (functions/<name>/, binary <name>), however many there are.
+packages=()
+present=()
+for dir in functions/*/; do
+  f=$(basename "$dir")
+  if [ -f "$dir/Cargo.toml" ]; then
+    packages+=(-p "$f")
+    present+=("$f")
+  fi
+done
+
+step "release build, x86_64: cargo lambda build --release --x86-64 ${packages[*]}"
+"${NICE[@]}" cargo lambda build --release --x86-64 -j "$JOBS" "${packages[@]}"
+
+step "binary sizes"
+: >"$OUT/sizes.tsv"
+for f in "${present[@]}"; do
+  bin="target/lambda/$f/bootstrap"
+  if [ -f "$bin" ]; then
+    kind=$(file -b "$bin" | grep -o 'not stripped\|stripped' | head -n1 || true)
+    printf '%s\t%s\t%s\n' "$f" "$(stat -c %s "$bin")" "${kind:-?}" >>"$OUT/sizes.tsv"
+  else
+    printf '%s\t-\tno %s\n' "$f" "$bin" >>"$OUT/sizes.tsv"
+  fi
+done
+cat "$OUT/sizes.tsv" >&2
+
+step "release build, arm64 (attempt): cargo lambda build --release --arm64"
+# Separate lambda dir so the x86_64 binaries measured below stay in place.
+if [ "${BENCH_ARM64:-1}" = 0 ]; then
+  echo "skipped (BENCH_ARM64=0)" >"$OUT/arm64.txt"
+elif "${NICE[@]}" cargo lambda build --release --arm64 -j "$JOBS" --lambda-dir target/lambda-arm64 \
+    "${packages[@]}" </dev/null >"$OUT/arm64.log" 2>&1; then
+  {
+    echo "built (sizes below; arm64 binaries cannot be executed here, so no cold start)"
+    for f in "${present[@]}"; do
+      printf '%-15s %s bytes\n' "$f" "$(stat -c %s "target/lambda-arm64/$f/bootstrap")"
+    done
+  } >"$OUT/arm64.txt"
+else
+  status=$?
+  {
+    echo "failed (exit $status); the x86_64 build above is what is measured. Exact output"
+    grep -v '^\s*\(Compiling\|Checking\|Downloaded\|Downloading\|Blocking\)' "$OUT/arm64.log" | tail -n 25
+  } >"$OUT/arm64.txt"
+fi
+cat "$OUT/arm64.txt" >&2
+
+# Other work on the machine skews timings: record the load right before measuring.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+step "criterion hot paths (warm-up ${WARMUP}s, measurement ${MEASURE}s per benchmark)"
+CRITERION_HOME="$ROOT/$OUT/criterion" "${NICE[@]}" cargo bench -j "$JOBS" -p benches --bench hot_paths -- \
+  --warm-up-time "$WARMUP" --measurement-time "$MEASURE"
+
+step "cold-start proxy ($RUNS runs per function)"
+"${NICE[@]}" cargo build --release -j "$JOBS" -p benches --bin coldstart --bin bench-report
+"${NICE[@]}" cargo build -j "$JOBS" -p local-stack
+coldstart_functions=()
+for f in redirect webhook; do
+  [ -f "target/lambda/$f/bootstrap" ] && coldstart_functions+=("$f")
+done
+# Not niced: scheduling delays would be measured as cold start. A failure is reported in
+# BENCHMARKS.md instead of aborting the run.
+if ! target/release/coldstart --lambda-dir target/lambda --runs "$RUNS" \
+    --functions "$(IFS=,; echo "${coldstart_functions[*]}")" --out "$OUT/coldstart.json" 2> >(tee "$OUT/coldstart.log" >&2); then
+  tail -n 20 "$OUT/coldstart.log" >"$OUT/coldstart.error"
+fi
+
+step "BENCHMARKS.md"
+cat >"$OUT/machine.txt" <<EOF
+command=bash infra/bench.sh   # or: make bench
+date=$(date -u '+%Y-%m-%d %H:%M:%S')
+nproc=$(nproc)
+cpu=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+rustc=$(rustc -V)
+kernel=$(uname -sr)
+criterion_args=--warm-up-time $WARMUP --measurement-time $MEASURE (100 samples)
+load_before_measuring=$load_before (1/5/15 min load average when the criterion step started)
+elapsed=${SECONDS} s (builds included)
+EOF
+target/release/bench-report --dir "$OUT" --markdown BENCHMARKS.md >/dev/null
+step "done: BENCHMARKS.md updated; raw outputs in $OUT/"
