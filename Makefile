@@ -44,7 +44,7 @@ demo: venv
 
 ## Long reliability run (opt-in): thousands of top-ups with duplicates, Wellflow faults and DynamoDB blips.
 soak: venv
-	cargo test -p integration-tests --release --test soak -- --ignored --nocapture
+	cargo test -p integration-tests --test soak -- --ignored --nocapture
 
 ## Benchmarks (criterion hot paths, release binary sizes, cold start); rewrites BENCHMARKS.md.
 bench: venv

@@ -84,9 +84,10 @@ impl FaultProxy {
         self.state.cuts.load(Ordering::Relaxed)
     }
 
-    /// A DynamoDB store on `table` whose every request goes through this proxy. The SDK makes
-    /// at most 2 attempts (20 ms apart) and gives up on an attempt after 3 s, so an outage
-    /// surfaces within milliseconds instead of after the default backoff.
+    /// A DynamoDB store on `table` whose every request goes through this proxy. The SDK makes at
+    /// most 2 attempts, 20 ms apart, so a cut surfaces within milliseconds instead of after the
+    /// default backoff; an attempt gives up after 10 s (the webhook's Lambda timeout), so a stuck
+    /// connection cannot hang a test.
     pub fn dynamo_store(&self, table: &str) -> DynamoStore {
         let sdk = local_stack::local_sdk_config(&self.url);
         let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
@@ -94,7 +95,7 @@ impl FaultProxy {
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(1))
-                    .operation_attempt_timeout(Duration::from_secs(3))
+                    .operation_attempt_timeout(Duration::from_secs(10))
                     .build(),
             )
             .build();
