@@ -4,9 +4,11 @@
 # in target/bench-report/).
 #
 # Gentle on a shared 2-core machine: every build runs under `nice -n 19` with one job, one at a
-# time. The first run compiles three release dependency trees (x86_64 and arm64 Lambda
-# targets, the host for criterion/coldstart): 30-60 minutes. Later runs only rebuild what
-# changed; with nothing to rebuild the whole script takes ~2 minutes.
+# time; the measurements themselves are not niced. Duration on 2 cores: nothing to rebuild
+# ~3 minutes (criterion ~1.5 min, cold starts ~1 min). A change in shared/ relinks every
+# function for x86_64 and arm64 with the release profile's fat LTO (~2-3 min per binary at
+# -j 1, so 30+ minutes; BENCH_ARM64=0 halves it). A fresh machine compiles three release
+# dependency trees (x86_64, arm64, host for criterion/coldstart): 40-60 minutes.
 #
 # Knobs: BENCH_JOBS (1), BENCH_RUNS (20 cold starts), BENCH_WARMUP_SECS (1),
 # BENCH_MEASURE_SECS (3), BENCH_ARM64 (1; 0 skips the arm64 attempt).
@@ -62,12 +64,11 @@ if [ "${BENCH_ARM64:-1}" = 0 ]; then
   echo "skipped (BENCH_ARM64=0)" >"$OUT/arm64.txt"
 elif "${NICE[@]}" cargo lambda build --release --arm64 -j "$JOBS" --lambda-dir target/lambda-arm64 \
     "${packages[@]}" </dev/null >"$OUT/arm64.log" 2>&1; then
-  {
-    echo "built (sizes below; arm64 binaries cannot be executed here, so no cold start)"
-    for f in "${present[@]}"; do
-      printf '%-15s %s bytes\n' "$f" "$(stat -c %s "target/lambda-arm64/$f/bootstrap")"
-    done
-  } >"$OUT/arm64.txt"
+  echo "built (no cold start: arm64 binaries cannot run on this x86_64 machine)" >"$OUT/arm64.txt"
+  for f in "${present[@]}"; do
+    printf '%s\t%s\n' "$f" "$(stat -c %s "target/lambda-arm64/$f/bootstrap")" >>"$OUT/sizes-arm64.tsv"
+  done
+  cat "$OUT/sizes-arm64.tsv" >&2
 else
   status=$?
   {
@@ -77,10 +78,12 @@ else
 fi
 cat "$OUT/arm64.txt" >&2
 
+step "criterion hot paths (warm-up ${WARMUP}s, measurement ${MEASURE}s per benchmark)"
+"${NICE[@]}" cargo bench -j "$JOBS" -p benches --bench hot_paths --no-run
 # Other work on the machine skews timings: record the load right before measuring.
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-step "criterion hot paths (warm-up ${WARMUP}s, measurement ${MEASURE}s per benchmark)"
-CRITERION_HOME="$ROOT/$OUT/criterion" "${NICE[@]}" cargo bench -j "$JOBS" -p benches --bench hot_paths -- \
+# Not niced (already built): a niced benchmark measures whatever else runs on the machine.
+CRITERION_HOME="$ROOT/$OUT/criterion" cargo bench -j "$JOBS" -p benches --bench hot_paths -- \
   --warm-up-time "$WARMUP" --measurement-time "$MEASURE"
 
 step "cold-start proxy ($RUNS runs per function)"
@@ -90,6 +93,7 @@ coldstart_functions=()
 for f in redirect webhook; do
   [ -f "target/lambda/$f/bootstrap" ] && coldstart_functions+=("$f")
 done
+load_before_coldstart=$(cut -d' ' -f1-3 /proc/loadavg)
 # Not niced: scheduling delays would be measured as cold start. A failure is reported in
 # BENCHMARKS.md instead of aborting the run.
 if ! target/release/coldstart --lambda-dir target/lambda --runs "$RUNS" \
@@ -106,7 +110,7 @@ cpu=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 rustc=$(rustc -V)
 kernel=$(uname -sr)
 criterion_args=--warm-up-time $WARMUP --measurement-time $MEASURE (100 samples)
-load_before_measuring=$load_before (1/5/15 min load average when the criterion step started)
+load_before_measuring=criterion: $load_before; cold start: $load_before_coldstart (1/5/15 min load averages; other work on the 2 cores skews timings)
 elapsed=${SECONDS} s (builds included)
 EOF
 target/release/bench-report --dir "$OUT" --markdown BENCHMARKS.md >/dev/null

@@ -17,7 +17,7 @@ pub const WEBHOOK_SECRET: &str = "whsec_bench_0123456789abcdef0123";
 /// Unix seconds the fixture event is signed at.
 pub const SIGNED_AT: i64 = 1_764_000_000;
 
-/// A provider event as it arrives (README example, ~170 bytes).
+/// A provider event as it arrives (README example, 139 bytes).
 pub const WEBHOOK_BODY: &[u8] = br#"{"payment_id":"pay_1","user_id":"friend-1","amount":"50.00","currency":"USD","type":"topup.succeeded","occurred_at":"2026-11-25T09:00:00Z"}"#;
 
 /// First-touch config on `https://www.example.com`, no cookie domain (the production default).

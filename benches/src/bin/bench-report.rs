@@ -4,8 +4,8 @@
 //! ```text
 //! bench-report --dir target/bench-report [--markdown BENCHMARKS.md]
 //! ```
-//! reads `<dir>/criterion/`, `<dir>/machine.txt`, `<dir>/sizes.tsv`, `<dir>/arm64.txt`,
-//! `<dir>/coldstart.json`.
+//! reads `<dir>/criterion/`, `<dir>/machine.txt`, `<dir>/sizes.tsv`, `<dir>/sizes-arm64.tsv`,
+//! `<dir>/arm64.txt`, `<dir>/coldstart.json`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         machine: dir.join("machine.txt"),
         sizes: dir.join("sizes.tsv"),
         arm64: dir.join("arm64.txt"),
+        sizes_arm64: dir.join("sizes-arm64.tsv"),
         coldstart: dir.join("coldstart.json"),
     };
     let section = match report::render(&inputs) {
