@@ -71,33 +71,3 @@ pub fn limit_param(req: &Request, default: i32) -> Result<i32, ApiError> {
             .ok_or_else(|| ApiError::bad_request("invalid_limit", "limit must be 1 to 100")),
     }
 }
-
-/// A stable log-safe fingerprint of a client IP (never log full IPs at info level).
-pub fn ip_prefix(ip: &str) -> String {
-    if let Ok(addr) = ip.parse::<std::net::IpAddr>() {
-        match addr {
-            std::net::IpAddr::V4(v4) => {
-                let o = v4.octets();
-                format!("{}.{}.{}.0/24", o[0], o[1], o[2])
-            }
-            std::net::IpAddr::V6(v6) => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
-            }
-        }
-    } else {
-        "invalid".to_string()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ip_prefix_hides_the_host_part() {
-        assert_eq!(ip_prefix("203.0.113.77"), "203.0.113.0/24");
-        assert_eq!(ip_prefix("2001:db8:1:2::5"), "2001:db8:1::/48");
-        assert_eq!(ip_prefix("nonsense"), "invalid");
-    }
-}

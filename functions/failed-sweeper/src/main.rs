@@ -2,7 +2,7 @@
 //! the logic lives in `shared::billing::sweep`.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use shared::billing::{sweep, SqsRetryQueue};
+use shared::billing::{settings, sweep};
 use shared::config::{self, ProcessEnv};
 use shared::store::DynamoStore;
 
@@ -11,11 +11,7 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let sdk = shared::aws::sdk_config().await;
     let store = DynamoStore::new(shared::aws::dynamodb(&sdk), config::table_name(&ProcessEnv)?);
-    let retry = SqsRetryQueue::new(
-        shared::aws::sqs(&sdk),
-        config::required(&ProcessEnv, "CREDIT_RETRY_QUEUE_URL", "the credit retry queue (!Ref CreditRetryQueue)")?,
-        config::parsed_or(&ProcessEnv, "RETRY_BASE_DELAY_SECS", SqsRetryQueue::DEFAULT_BASE_DELAY_SECS)?,
-    );
+    let retry = settings::retry_queue_from_env(&ProcessEnv, &sdk)?;
     let requeue_after = time::Duration::minutes(config::parsed_or(&ProcessEnv, "SWEEP_REQUEUE_AFTER_MINUTES", 15)?);
     let (store, retry) = (&store, &retry);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {

@@ -33,6 +33,18 @@ impl SqsRetryQueue {
     pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>, base_delay_secs: u32) -> Self {
         Self { client, url: url.into(), base_delay_secs }
     }
+
+    pub fn client(&self) -> &aws_sdk_sqs::Client {
+        &self.client
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn base_delay_secs(&self) -> u32 {
+        self.base_delay_secs
+    }
 }
 
 /// The message body for a retry.

@@ -1,9 +1,12 @@
-//! Billing configuration from the environment: the bonus policy and the Wellflow client.
+//! Billing configuration from the environment: the bonus policy, the Wellflow client, the
+//! retry queue, and the whole `Billing` wiring the money-moving functions share.
 
 use std::time::Duration;
 
+use crate::billing::{Billing, SqsRetryQueue};
 use crate::config::{self, ConfigError, Source};
 use crate::domain::{BonusPolicy, Rate, Usd};
+use crate::store::DynamoStore;
 use crate::wellflow::WellflowClient;
 
 /// `MIN_TOPUP_USD` (5.00), `DEFAULT_RATE` (0.05), `VELOCITY_MAX` (5), `VELOCITY_WINDOW_HOURS`
@@ -39,4 +42,26 @@ pub fn wellflow_from_env(src: &dyn Source) -> Result<WellflowClient, ConfigError
     let timeout_ms: u64 = config::parsed_or(src, "WELLFLOW_TIMEOUT_MS", 2500)?;
     WellflowClient::new(&base, key, Duration::from_millis(timeout_ms))
         .map_err(|e| ConfigError::Invalid { key: "WELLFLOW_BASE_URL", reason: e.to_string() })
+}
+
+/// The retry queue: `CREDIT_RETRY_QUEUE_URL`, `RETRY_BASE_DELAY_SECS` (default 30).
+pub fn retry_queue_from_env(src: &dyn Source, sdk: &aws_config::SdkConfig) -> Result<SqsRetryQueue, ConfigError> {
+    Ok(SqsRetryQueue::new(
+        crate::aws::sqs(sdk),
+        config::required(src, "CREDIT_RETRY_QUEUE_URL", "the credit retry queue (!Ref CreditRetryQueue)")?,
+        config::parsed_or(src, "RETRY_BASE_DELAY_SECS", SqsRetryQueue::DEFAULT_BASE_DELAY_SECS)?,
+    ))
+}
+
+/// Everything a money-moving function needs (webhook, credit-retry, admin), built once.
+pub fn billing_from_env(
+    src: &dyn Source,
+    sdk: &aws_config::SdkConfig,
+) -> Result<Billing<DynamoStore, SqsRetryQueue>, ConfigError> {
+    Ok(Billing {
+        store: DynamoStore::new(crate::aws::dynamodb(sdk), config::table_name(src)?),
+        wellflow: wellflow_from_env(src)?,
+        retry: retry_queue_from_env(src, sdk)?,
+        policy: policy_from_env(src)?,
+    })
 }

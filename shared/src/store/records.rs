@@ -51,27 +51,6 @@ pub struct UserProfile {
     pub velocity_version: u64,
 }
 
-impl UserProfile {
-    pub fn new(user_id: UserId, created_at: String) -> Self {
-        Self {
-            user_id,
-            created_at,
-            code: None,
-            referrer_id: None,
-            referrer_code: None,
-            attributed_at: None,
-            same_ip: false,
-            signup_ip_hash: None,
-            first_topup_payment_id: None,
-            last_topup_day: None,
-            active_for: None,
-            rate_override: None,
-            first_topups: Vec::new(),
-            velocity_version: 0,
-        }
-    }
-}
-
 /// A referral code row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CodeRecord {

@@ -44,7 +44,12 @@ fn day_of(timestamp: &str) -> &str {
 
 impl DynamoStore {
     /// `ADD` to a referrer's aggregates (the `STATS` row or one `DAY#` row).
-    fn aggregate_update(&self, referrer: &UserId, sk: String, adds: &[(&str, AttributeValue)]) -> TransactWriteItem {
+    pub(super) fn aggregate_update(
+        &self,
+        referrer: &UserId,
+        sk: String,
+        adds: &[(&str, AttributeValue)],
+    ) -> TransactWriteItem {
         let expr = adds.iter().enumerate().map(|(i, (attr, _))| format!("{attr} :v{i}")).collect::<Vec<_>>().join(", ");
         let mut update = Update::builder()
             .table_name(self.table())

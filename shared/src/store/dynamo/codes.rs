@@ -7,16 +7,9 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use rand::Rng;
 
-use super::{from_item, item_key, keys, n, s, sdk_error, DynamoStore, Item, PK, SK};
+use super::{from_item, item_key, keys, n, number, s, sdk_error, DynamoStore, PK, SK};
 use crate::domain::{RefCode, UserId};
 use crate::store::{ClickOutcome, CodeRecord, Codes, StoreError};
-
-fn clicks_of(item: &Item) -> u64 {
-    match item.get("clicks") {
-        Some(AttributeValue::N(n)) => n.parse().unwrap_or_default(),
-        _ => 0,
-    }
-}
 
 impl DynamoStore {
     /// The code row with `clicks` = the sum of its shards, and how many items DynamoDB
@@ -33,7 +26,7 @@ impl DynamoStore {
         for item in items {
             match item.get(PK) {
                 Some(AttributeValue::S(pk)) if *pk == code_pk => row = Some(item),
-                _ => shard_clicks += clicks_of(&item),
+                _ => shard_clicks += number::<u64>(&item, "clicks"),
             }
         }
         let Some(row) = row else { return Ok(None) };

@@ -6,23 +6,9 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use rust_decimal::Decimal;
 
-use super::{from_item, keys, s, sdk_error, DynamoStore, Item, PK, SK};
+use super::{from_item, keys, number, s, sdk_error, DynamoStore, PK, SK};
 use crate::domain::UserId;
 use crate::store::{Dashboard, ReferrerKpis, StoreError, UserProfile};
-
-fn decimal(item: &Item, attr: &str) -> Decimal {
-    match item.get(attr) {
-        Some(AttributeValue::N(n)) => n.parse().unwrap_or_default(),
-        _ => Decimal::ZERO,
-    }
-}
-
-fn integer(item: &Item, attr: &str) -> i64 {
-    match item.get(attr) {
-        Some(AttributeValue::N(n)) => n.parse().unwrap_or_default(),
-        _ => 0,
-    }
-}
 
 impl Dashboard for DynamoStore {
     async fn referrer_kpis(&self, user: &UserId, window_start: &str, today: &str) -> Result<ReferrerKpis, StoreError> {
@@ -59,13 +45,13 @@ impl Dashboard for DynamoStore {
                 _ => continue,
             };
             if sk == keys::SK_STATS {
-                kpis.total_earned = decimal(&item, "earned_total");
-                kpis.signups = integer(&item, "signups");
+                kpis.total_earned = number(&item, "earned_total");
+                kpis.signups = number(&item, "signups");
             } else if sk == keys::SK_PROFILE {
                 kpis.code = from_item::<UserProfile>(&pk, item)?.code;
             } else if sk.starts_with("DAY#") && sk <= last_day {
-                kpis.earned_in_window += decimal(&item, "earned");
-                kpis.active_referred_users += integer(&item, "active_new");
+                kpis.earned_in_window += number::<Decimal>(&item, "earned");
+                kpis.active_referred_users += number::<i64>(&item, "active_new");
             }
         }
         if let Some(code) = kpis.code {

@@ -134,6 +134,14 @@ where
     }
 }
 
+/// A numeric attribute parsed as `T` (absent or malformed counters read as zero).
+pub(crate) fn number<T: std::str::FromStr + Default>(item: &Item, attr: &str) -> T {
+    match item.get(attr) {
+        Some(AttributeValue::N(raw)) => raw.parse().unwrap_or_default(),
+        _ => T::default(),
+    }
+}
+
 pub(crate) fn from_item<T: serde::de::DeserializeOwned>(key: &str, item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt { key: key.to_string(), reason: e.to_string() })
 }

@@ -85,20 +85,8 @@ impl ReferrerAdmin for DynamoStore {
             }
             None => set_user.condition_expression("attribute_exists(PK) AND attribute_not_exists(referrer_id)"),
         };
-        let counter = |who: &UserId, delta: i64| {
-            TransactWriteItem::builder()
-                .update(
-                    Update::builder()
-                        .table_name(self.table())
-                        .key(PK, s(keys::user_pk(who)))
-                        .key(SK, s(keys::SK_STATS))
-                        .update_expression("ADD signups :d")
-                        .expression_attribute_values(":d", n(delta))
-                        .build()
-                        .expect("key and expression set"),
-                )
-                .build()
-        };
+        let counter =
+            |who: &UserId, delta: i64| self.aggregate_update(who, keys::SK_STATS.to_string(), &[("signups", n(delta))]);
         let mut req = self
             .client()
             .transact_write_items()
