@@ -9,11 +9,14 @@ impl DynamoStore {
         &self,
         index: &str,
         pk_attr: &str,
+        sk_attr: &str,
         pk_value: String,
         limit: i32,
         cursor_in: Option<&str>,
     ) -> Result<Page<BonusRecord>, QueryError> {
-        let start = cursor_in.map(|c| cursor::decode(c, pk_attr, &pk_value)).transpose()?;
+        let start = cursor_in
+            .map(|c| cursor::decode(c, pk_attr, &pk_value, &[keys::PK, keys::SK, pk_attr, sk_attr]))
+            .transpose()?;
         let out = self
             .client()
             .query()
@@ -45,7 +48,7 @@ impl BonusQueries for DynamoStore {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<Page<BonusRecord>, QueryError> {
-        self.query_index(keys::GSI1, keys::GSI1PK, keys::status_gsi_pk(status), limit, cursor).await
+        self.query_index(keys::GSI1, keys::GSI1PK, keys::GSI1SK, keys::status_gsi_pk(status), limit, cursor).await
     }
 
     async fn list_by_referrer(
@@ -54,6 +57,6 @@ impl BonusQueries for DynamoStore {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<Page<BonusRecord>, QueryError> {
-        self.query_index(keys::GSI2, keys::GSI2PK, keys::referrer_gsi_pk(referrer), limit, cursor).await
+        self.query_index(keys::GSI2, keys::GSI2PK, keys::GSI2SK, keys::referrer_gsi_pk(referrer), limit, cursor).await
     }
 }
