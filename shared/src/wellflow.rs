@@ -211,6 +211,7 @@ impl WellflowClient {
         })?;
         authorization.set_sensitive(true);
 
+        crate::aws::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
             .timeout(timeout)

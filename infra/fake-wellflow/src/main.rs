@@ -6,18 +6,13 @@ use std::net::Ipv4Addr;
 use std::process::ExitCode;
 
 use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
 
 const DEFAULT_PORT: u16 = 9100;
 const DEFAULT_API_KEY: &str = "local-dev-key";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .json()
-        .with_writer(std::io::stderr)
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .init();
+    tracing_subscriber::fmt().json().with_writer(std::io::stderr).with_max_level(tracing::Level::INFO).init();
 
     let port = match port(std::env::args().skip(1), std::env::var("PORT").ok()) {
         Ok(port) => port,
