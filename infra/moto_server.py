@@ -11,6 +11,14 @@ writes, which real DynamoDB never allows (each conditional write and transaction
 Serialising requests gives moto the same guarantee, so our concurrency tests exercise our
 code's races, not moto's. Connections are still accepted concurrently.
 
+Two fixes for moto's cost under load (see RELIABILITY.md, "moto under load"), applied at
+start-up by `patch_moto()`; neither changes what a request answers:
+* moto keeps every model instance it ever creates in `BaseModel.instances_tracked` (only used
+  by `reset()`, which this server never calls): a memory leak that grows with every write.
+* `TransactWriteItems` deep-copies each whole table it touches to be able to roll back, so a
+  transaction costs time and memory in proportion to the table size. Here the rollback
+  snapshot holds only the items the transaction names, restored exactly on cancellation.
+
 Usage: moto_server.py [--port N] [--parent-pid PID]
 """
 import argparse
@@ -42,6 +50,61 @@ def serialised(app):
     return wrapped
 
 
+def patch_moto():
+    """Applies the two fixes described in the module doc."""
+    import copy
+    import types
+
+    from moto.core.common_models import BaseModel
+    import moto.dynamodb.models as ddb_models
+
+    BaseModel.__new__ = staticmethod(lambda cls, *args, **kwargs: object.__new__(cls))
+
+    # The original transact_write_items deep-copies whole tables for its rollback: make that
+    # copy the identity for tables (its rollback then restores the same object, a no-op) and
+    # roll back the named items ourselves.
+    def deepcopy(value, memo=None):
+        if isinstance(value, ddb_models.Table):
+            return value
+        return copy.deepcopy(value, memo)
+
+    ddb_models.copy = types.SimpleNamespace(deepcopy=deepcopy, copy=copy.copy)
+    original = ddb_models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        snapshots = {}
+        for entry in transact_items:
+            try:
+                op_type, op = next(iter(entry.items()))
+                table = self.tables.get(op.get("TableName"))
+                if table is None:
+                    continue
+                if op_type == "Put":
+                    key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = op["Item"][table.range_key_attr]
+                else:
+                    key = op["Key"]
+                ident = (table.name, str(sorted((k, str(v)) for k, v in key.items())))
+                if ident not in snapshots:
+                    current = self.get_item(table.name, key)
+                    snapshots[ident] = (table.name, key, current.to_json()["Attributes"] if current else None)
+            except Exception:
+                continue  # malformed entry: the original raises the right validation error
+        try:
+            return original(self, transact_items)
+        except Exception:
+            for table_name, key, attrs in snapshots.values():
+                if attrs is None:
+                    if self.get_item(table_name, key) is not None:
+                        self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, attrs)
+            raise
+
+    ddb_models.DynamoDBBackend.transact_write_items = transact_write_items
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -58,6 +121,7 @@ def main() -> int:
     parser.add_argument("--parent-pid", type=int, default=0)
     args = parser.parse_args()
 
+    patch_moto()
     app = serialised(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
