@@ -21,7 +21,11 @@ use crate::{unavailable, DashboardApi};
 const DEFAULT_LIMIT: i32 = 10;
 const MAX_PROFILE_BODY: usize = 1024;
 
-pub async fn get<S: Leaderboard>(api: &DashboardApi<S>, req: &Request, user: &UserId) -> Result<Response<Body>, ApiError> {
+pub async fn get<S: Leaderboard>(
+    api: &DashboardApi<S>,
+    req: &Request,
+    user: &UserId,
+) -> Result<Response<Body>, ApiError> {
     let period = Period::parse(shared::http::query_param(req, "period").as_deref())
         .map_err(|e| ApiError::bad_request("invalid_period", e.to_string()))?;
     let limit = shared::http::limit_param(req, DEFAULT_LIMIT)?;

@@ -243,7 +243,8 @@ impl LeaderboardKeys {
         let (nonce, sealed) = bytes.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| LeaderboardError::Cursor)?;
         let mut buf = sealed.to_vec();
-        let plain = self.aead().open_in_place(nonce, Aad::from(CURSOR_AAD), &mut buf).map_err(|_| LeaderboardError::Cursor)?;
+        let plain =
+            self.aead().open_in_place(nonce, Aad::from(CURSOR_AAD), &mut buf).map_err(|_| LeaderboardError::Cursor)?;
         let plain: Sealed = serde_json::from_slice(plain).map_err(|_| LeaderboardError::Cursor)?;
         let score: Decimal = plain.s.parse().map_err(|_| LeaderboardError::Cursor)?;
         if plain.b != scope || score <= Decimal::ZERO || plain.n == 0 || plain.r == 0 || plain.r > plain.n {
@@ -291,7 +292,9 @@ mod tests {
         assert_eq!(PublicName::parse(&"é".repeat(32)).unwrap().as_str().chars().count(), 32);
         assert_eq!(PublicName::parse(&"x".repeat(33)), Err(LeaderboardError::NameLength));
         assert_eq!(PublicName::parse("   "), Err(LeaderboardError::NameLength));
-        for (bad, c) in [("a<b", '<'), ("Referrer #1", '#'), ("a\u{0}b", '\u{0}'), ("a\tb", '\t'), ("a\u{202e}b", '\u{202e}')] {
+        for (bad, c) in
+            [("a<b", '<'), ("Referrer #1", '#'), ("a\u{0}b", '\u{0}'), ("a\tb", '\t'), ("a\u{202e}b", '\u{202e}')]
+        {
             assert_eq!(PublicName::parse(bad), Err(LeaderboardError::NameCharacter(c)), "{bad:?}");
         }
     }

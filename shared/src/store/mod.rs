@@ -366,9 +366,6 @@ pub trait Leaderboard: Send + Sync {
     fn standing(&self, scope: &str, user: &UserId) -> impl Future<Output = Result<Standing, StoreError>> + Send;
 
     /// Sets (`Some`) or removes (`None`) the profile's `public_name`.
-    fn set_public_name(
-        &self,
-        user: &UserId,
-        name: Option<&str>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn set_public_name(&self, user: &UserId, name: Option<&str>)
+        -> impl Future<Output = Result<(), StoreError>> + Send;
 }

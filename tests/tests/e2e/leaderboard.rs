@@ -138,7 +138,10 @@ async fn ordering_ranks_names_and_me() {
     let tied: HashSet<_> = got[1..3].iter().cloned().collect();
     assert_eq!(
         tied,
-        HashSet::from([(2, "Ben B.".to_string(), "5.00".to_string(), true), (2, pseudonym("cat"), "5.00".into(), false)])
+        HashSet::from([
+            (2, "Ben B.".to_string(), "5.00".to_string(), true),
+            (2, pseudonym("cat"), "5.00".into(), false)
+        ])
     );
     assert_eq!(got[3], (4, pseudonym("eve"), "3.00".into(), false));
     assert_eq!(got.len(), 4, "dan's credit was refunded (score 0) and olga earned in another month");
@@ -289,8 +292,5 @@ async fn public_names_are_validated() {
 
     assert_eq!(h.dash_call("GET", "/referrals/profile", Some("zed"), None).await.status(), 405);
     assert_eq!(h.dash_call("PUT", "/referrals/leaderboard", Some("zed"), None).await.status(), 405);
-    assert_eq!(
-        h.dash_call("PUT", "/referrals/profile", None, Some(json!({"public_name": "Zed"}))).await.status(),
-        401
-    );
+    assert_eq!(h.dash_call("PUT", "/referrals/profile", None, Some(json!({"public_name": "Zed"}))).await.status(), 401);
 }

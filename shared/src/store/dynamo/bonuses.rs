@@ -110,7 +110,9 @@ impl DynamoStore {
         let amount = current.bonus_amount.decimal();
         let referrer = &current.referrer_id;
         let (signed, credited_at, counter) = match (current.status, change.to) {
-            (from, BonusStatus::Credited) if from != BonusStatus::Credited => (amount, change.at.as_str(), "credited_count"),
+            (from, BonusStatus::Credited) if from != BonusStatus::Credited => {
+                (amount, change.at.as_str(), "credited_count")
+            }
             // Subtract from the day it was earned, so "last 30 days" stays about credits in the window.
             (BonusStatus::Credited, BonusStatus::Reversed) => {
                 (-amount, current.credited_at.as_deref().unwrap_or(&change.at), "reversed_count")
