@@ -59,6 +59,7 @@ pids+=($!)
   echo "RETRY_BASE_DELAY_SECS=5"
   echo "JWT_HS256_SECRET=local-jwt-secret-0123456789abcdef"
   echo "PUBLIC_BASE_PATH=/lambda-url/dashboard"
+  echo "LEADERBOARD_SECRET=local-leaderboard-secret-0123456789abcdef"
   echo "RUST_LOG=info"
 } > .local/functions.env
 

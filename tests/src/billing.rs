@@ -193,6 +193,9 @@ impl BillingHarness {
     }
 }
 
+/// The dashboard's `LEADERBOARD_SECRET` in tests.
+pub const LEADERBOARD_SECRET: &str = "leaderboard_test_secret_0123456789abcdef";
+
 /// The HS256 secret test tokens are signed with.
 pub const JWT_SECRET: &str = "jwt_test_secret_0123456789abcdef";
 
@@ -261,6 +264,7 @@ impl BillingHarness {
             cfg: dashboard::DashboardConfig {
                 link_base: url::Url::parse("https://www.example.com").expect("origin"),
                 public_base_path: String::new(),
+                leaderboard: shared::domain::leaderboard::LeaderboardKeys::new(LEADERBOARD_SECRET).expect("secret"),
             },
         }
     }
@@ -273,5 +277,22 @@ impl BillingHarness {
             headers.push(("authorization", a.as_str()));
         }
         dashboard::handle(&self.dashboard(), &request("GET", uri, &headers, Body::Empty)).await
+    }
+
+    /// A dashboard call with any method and an optional JSON body, as `user`.
+    pub async fn dash_call(
+        &self,
+        method: &str,
+        uri: &str,
+        user: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Response<Body> {
+        let auth = user.map(|u| format!("Bearer {}", token(u, None, 600)));
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(a) = &auth {
+            headers.push(("authorization", a.as_str()));
+        }
+        let body = body.map(|b| Body::Text(b.to_string())).unwrap_or(Body::Empty);
+        dashboard::handle(&self.dashboard(), &request(method, uri, &headers, body)).await
     }
 }

@@ -6,6 +6,7 @@
 //! * `GET /referrals/qr.svg`, `GET /referrals/qr.png?size=128..1024` — with `ETag`
 //! * `GET /referrals/kpis` — from write-time aggregates: constant cost at any history size
 //! * `GET /referrals/history?limit=&cursor=` — every bonus, newest first
+//! * `GET /referrals/leaderboard?period=month|all`, `PUT /referrals/profile` — see [`leaderboard`]
 //! * `GET /openapi.json` — the OpenAPI 3.1 document of every HTTP endpoint (`infra/openapi.yaml`)
 //!
 //! KPI definitions: *total earned* = credited bonuses minus reversed credits, all time;
@@ -14,6 +15,7 @@
 //! *signups* = users attributed to the referrer; *active referred users* = referred users
 //! whose latest bonus-earning top-up (≥ $5) falls in those 30 days; *clicks* = link clicks.
 
+pub mod leaderboard;
 pub mod qr;
 pub mod views;
 
@@ -22,8 +24,9 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::auth::JwtVerifier;
 use shared::config::{self, ConfigError, Source};
+use shared::domain::leaderboard::LeaderboardKeys;
 use shared::domain::UserId;
-use shared::store::{BonusQueries, Dashboard, QueryError, Users};
+use shared::store::{BonusQueries, Dashboard, Leaderboard, QueryError, Users};
 use shared::ApiError;
 use url::Url;
 
@@ -40,6 +43,8 @@ pub struct DashboardConfig {
     /// Path prefix under which this function is reachable (empty behind the HTTP API;
     /// `/lambda-url/dashboard` under `cargo lambda watch`), so the page finds its API.
     pub public_base_path: String,
+    /// Pseudonyms and sealed cursors of the leaderboard (`LEADERBOARD_SECRET`).
+    pub leaderboard: LeaderboardKeys,
 }
 
 impl DashboardConfig {
@@ -59,7 +64,13 @@ impl DashboardConfig {
                 reason: "must be empty or a path like /lambda-url/dashboard".into(),
             });
         }
-        Ok(Self { link_base, public_base_path })
+        let leaderboard = LeaderboardKeys::new(&config::required(
+            src,
+            "LEADERBOARD_SECRET",
+            "key of the leaderboard's pseudonyms and cursors",
+        )?)
+        .ok_or(ConfigError::Invalid { key: "LEADERBOARD_SECRET", reason: "must be at least 32 characters".into() })?;
+        Ok(Self { link_base, public_base_path, leaderboard })
     }
 
     pub fn link(&self, code: &str) -> String {
@@ -78,7 +89,7 @@ pub struct DashboardApi<S> {
 
 pub async fn handle<S>(api: &DashboardApi<S>, req: &Request) -> Response<Body>
 where
-    S: Users + Dashboard + BonusQueries,
+    S: Users + Dashboard + BonusQueries + Leaderboard,
 {
     shared::http::respond(route(api, req).await)
 }
@@ -111,10 +122,11 @@ fn page(cfg: &DashboardConfig) -> Response<Body> {
 
 async fn route<S>(api: &DashboardApi<S>, req: &Request) -> Result<Response<Body>, ApiError>
 where
-    S: Users + Dashboard + BonusQueries,
+    S: Users + Dashboard + BonusQueries + Leaderboard,
 {
     let path = req.uri().path().trim_end_matches('/');
-    if req.method() != Method::GET && req.method() != Method::HEAD {
+    // `/referrals/profile` checks its own method (PUT); everything else is read-only.
+    if path != "/referrals/profile" && req.method() != Method::GET && req.method() != Method::HEAD {
         return Err(ApiError::method_not_allowed("GET"));
     }
     match path {
@@ -153,11 +165,13 @@ where
             let items: Vec<_> = page.items.iter().map(views::history_item).collect();
             Ok(shared::http::json(StatusCode::OK, &json!({ "items": items, "next_cursor": page.next_cursor })))
         }
+        "/referrals/leaderboard" => leaderboard::get(api, req, &user).await,
+        "/referrals/profile" => leaderboard::put_profile(api, req, &user).await,
         _ => Err(ApiError::not_found("route_not_found", format!("no dashboard route {path}"))),
     }
 }
 
-fn unavailable(err: impl std::fmt::Display) -> ApiError {
+pub(crate) fn unavailable(err: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %err, "dashboard request failed on storage");
     ApiError::unavailable("storage is unavailable; retry")
 }

@@ -148,9 +148,11 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, def: &Table
         req = req.key_schema(key(k));
     }
     for gsi in &def.gsis {
-        let mut builder = GlobalSecondaryIndex::builder()
-            .index_name(&gsi.name)
-            .projection(Projection::builder().projection_type(ProjectionType::All).build());
+        let projection = Projection::builder()
+            .projection_type(ProjectionType::from(gsi.projection.as_str()))
+            .set_non_key_attributes((!gsi.non_key_attributes.is_empty()).then(|| gsi.non_key_attributes.clone()))
+            .build();
+        let mut builder = GlobalSecondaryIndex::builder().index_name(&gsi.name).projection(projection);
         for k in &gsi.key_schema {
             builder = builder.key_schema(key(k));
         }

@@ -18,6 +18,9 @@ pub enum SchemaError {
 pub struct GsiDef {
     pub name: String,
     pub key_schema: Vec<(String, String)>,
+    /// `ALL` (default), `KEYS_ONLY` or `INCLUDE` with its non-key attributes.
+    pub projection: String,
+    pub non_key_attributes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -95,7 +98,17 @@ fn table(id: &str, props: &Value) -> Result<TableDef, SchemaError> {
                 .and_then(text)
                 .ok_or_else(|| SchemaError::Unsupported(format!("{id}: GSI without IndexName")))?;
             let key_schema = pairs(gsi.get("KeySchema").unwrap_or(&Value::Null), "AttributeName", "KeyType", &name)?;
-            gsis.push(GsiDef { name, key_schema });
+            let projection = gsi.get("Projection");
+            let kind = projection.and_then(|p| p.get("ProjectionType")).and_then(text).unwrap_or_else(|| "ALL".into());
+            if !matches!(kind.as_str(), "ALL" | "KEYS_ONLY" | "INCLUDE") {
+                return Err(SchemaError::Unsupported(format!("{name}: unknown ProjectionType {kind}")));
+            }
+            let non_key_attributes = projection
+                .and_then(|p| p.get("NonKeyAttributes"))
+                .and_then(Value::as_sequence)
+                .map(|list| list.iter().filter_map(text).collect())
+                .unwrap_or_default();
+            gsis.push(GsiDef { name, key_schema, projection: kind, non_key_attributes });
         }
     }
     Ok(TableDef {
@@ -154,7 +167,12 @@ mod tests {
         assert_eq!(schema.tables.len(), 1);
         let table = &schema.tables[0];
         assert_eq!(table.key_schema, vec![("PK".into(), "HASH".into()), ("SK".into(), "RANGE".into())]);
-        assert!(table.gsis.iter().any(|g| g.name == "GSI1"));
+        assert!(table.gsis.iter().any(|g| g.name == "GSI1" && g.projection == "ALL"));
+        // A Number-typed index sort key and a KEYS_ONLY projection (the leaderboard).
+        let gsi3 = table.gsis.iter().find(|g| g.name == "GSI3").unwrap();
+        assert_eq!(gsi3.key_schema, vec![("LBPK".into(), "HASH".into()), ("LBSCORE".into(), "RANGE".into())]);
+        assert_eq!(gsi3.projection, "KEYS_ONLY");
+        assert!(table.attributes.contains(&("LBSCORE".into(), "N".into())));
         let retry = schema.queues.iter().find(|q| q.logical_id == "CreditRetryQueue").unwrap();
         assert_eq!(retry.dead_letter_target, Some(("CreditRetryDLQ".into(), 8)));
         assert!(retry.attributes.contains(&("VisibilityTimeout".into(), "60".into())));

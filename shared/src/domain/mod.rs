@@ -4,6 +4,7 @@ pub mod bonus;
 pub mod code;
 pub mod ids;
 pub mod ip;
+pub mod leaderboard;
 pub mod money;
 pub mod signature;
 

@@ -9,6 +9,11 @@
 //! | referrer earnings per day | `USER#<user_id>`            | `DAY#<yyyy-mm-dd>` |                               |                                     |
 //! | bonus (one per payment)   | `BONUS#ref:auto:<payment>`  | `BONUS`         | `STATUS#<pending/failed>`, `<created_at>#<payment>` | `REFERRER#<id>`, `<created_at>#<payment>` |
 //! | payment uniqueness        | `PAYMENT#<payment>`         | `PAYMENT`       |                                  |                                     |
+//! | referrer earnings per month | `USER#<user_id>`          | `STATS#<yyyy-mm>` |                                |                                     |
+//!
+//! GSI3 (leaderboard, KEYS_ONLY): `LBPK` (S) = `LB#all` on `STATS`, `LB#<yyyy-mm>` on
+//! `STATS#<yyyy-mm>`; `LBSCORE` (N) = credited minus reversed earnings, moved by `ADD` in
+//! the transaction that moves the money. Sparse: only referrers who ever earned carry it.
 //!
 //! GSI1 is sparse: only bonuses a human may need to act on (`pending`, `failed`) carry its
 //! keys, so the moderation list never wades through credited history.
@@ -34,6 +39,9 @@ pub const GSI1SK: &str = "GSI1SK";
 pub const GSI2: &str = "GSI2";
 pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
+pub const GSI3: &str = "GSI3";
+pub const LBPK: &str = "LBPK";
+pub const LBSCORE: &str = "LBSCORE";
 
 pub const SK_CODE: &str = "CODE";
 pub const SK_PROFILE: &str = "PROFILE";
@@ -68,6 +76,16 @@ pub fn user_pk(user: &UserId) -> String {
 /// `DAY#2026-11-25` — `day` is the date part of an RFC 3339 timestamp.
 pub fn day_sk(day: &str) -> String {
     format!("DAY#{day}")
+}
+
+/// `STATS#2026-11` — a referrer's aggregates for one UTC calendar month (sorts after `STATS`).
+pub fn month_stats_sk(month: &str) -> String {
+    format!("STATS#{month}")
+}
+
+/// `LB#all` or `LB#2026-11` — the leaderboard partition of GSI3 (`scope` = `all` or a month).
+pub fn leaderboard_pk(scope: &str) -> String {
+    format!("LB#{scope}")
 }
 
 pub fn bonus_pk(payment: &PaymentId) -> String {

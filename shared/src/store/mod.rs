@@ -325,3 +325,47 @@ pub trait Dashboard: Send + Sync {
         today: &str,
     ) -> impl Future<Output = Result<ReferrerKpis, StoreError>> + Send;
 }
+
+/// One leaderboard entry as stored: who (never shown as such), the score, the opt-in name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderboardEntry {
+    pub user: UserId,
+    /// Credited minus reversed earnings on this board (> 0).
+    pub earned: rust_decimal::Decimal,
+    pub public_name: Option<String>,
+}
+
+/// A page of a board, best first; `next` = where the following page starts (after this entry).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderboardPage {
+    pub entries: Vec<LeaderboardEntry>,
+    pub next: Option<(UserId, rust_decimal::Decimal)>,
+}
+
+/// A referrer's own standing on a board.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Standing {
+    pub earned: rust_decimal::Decimal,
+    /// 1 + referrers with a strictly higher score; `None` if nothing earned on this board.
+    pub rank: Option<u64>,
+}
+
+/// The referrer leaderboards (GSI3, maintained at write time by `Bonuses::transition`) and
+/// the opt-in public name. `scope` is `all` or a UTC month `yyyy-mm` (`domain::leaderboard::Board`).
+pub trait Leaderboard: Send + Sync {
+    /// Up to `limit` entries with a positive score, best first, starting after `after`
+    /// (user, score) of the previous page. One `Query` + one `BatchGetItem` (names).
+    fn leaderboard_page(
+        &self,
+        scope: &str,
+        limit: i32,
+        after: Option<(&UserId, rust_decimal::Decimal)>,
+    ) -> impl Future<Output = Result<LeaderboardPage, StoreError>> + Send;
+
+    /// `user`'s score and rank: one `GetItem` + `Select=COUNT` queries over the referrers above.
+    fn standing(&self, scope: &str, user: &UserId) -> impl Future<Output = Result<Standing, StoreError>> + Send;
+
+    /// Sets (`Some`) or removes (`None`) the profile's `public_name`.
+    fn set_public_name(&self, user: &UserId, name: Option<&str>)
+        -> impl Future<Output = Result<(), StoreError>> + Send;
+}

@@ -49,6 +49,10 @@ pub struct UserProfile {
     /// Optimistic-concurrency version of `first_topups`.
     #[serde(default)]
     pub velocity_version: u64,
+    /// Opt-in name shown on the leaderboard (`domain::leaderboard::PublicName`); absent =
+    /// a masked pseudonym is shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_name: Option<String>,
 }
 
 /// A referral code row.

@@ -6,6 +6,7 @@ mod authz;
 mod codes;
 mod dashboard;
 mod hostile;
+mod leaderboard;
 mod openapi;
 mod operations;
 mod redirect;

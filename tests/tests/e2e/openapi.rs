@@ -124,6 +124,26 @@ async fn every_documented_operation_answers_as_documented() {
     let resp = h.admin_call("GET", "/admin/bonuses", Some(&token("alice", None, 600)), None).await;
     c.check("/admin/bonuses", "get", resp.status().as_u16(), Some(&body_json(&resp)));
 
+    // Leaderboard and public name (after the admin approvals, so alice has earnings on the board).
+    for (method, uri, user, body) in [
+        ("PUT", "/referrals/profile", Some("alice"), Some(json!({"public_name": "Alice A."}))),
+        ("GET", "/referrals/leaderboard", Some("alice"), None),
+        ("GET", "/referrals/leaderboard?period=all&limit=1", Some("bob"), None),
+        ("PUT", "/referrals/profile", Some("alice"), Some(json!({"public_name": null}))),
+        ("PUT", "/referrals/profile", Some("alice"), Some(json!({"public_name": "<b>"}))),
+        ("PUT", "/referrals/profile", None, Some(json!({"public_name": "Alice A."}))),
+        ("GET", "/referrals/leaderboard?period=year", Some("alice"), None),
+        ("GET", "/referrals/leaderboard", None, None),
+    ] {
+        let resp = h.dash_call(method, uri, user, body).await;
+        let path = uri.split('?').next().unwrap();
+        let body = body_json(&resp);
+        if path == "/referrals/leaderboard" && resp.status() == 200 {
+            assert!(!body["items"].as_array().unwrap().is_empty(), "entries exercise the item schema: {body}");
+        }
+        c.check(path, &method.to_lowercase(), resp.status().as_u16(), Some(&body));
+    }
+
     // Every documented operation was exercised.
     let documented: BTreeSet<(String, String)> = c.doc["paths"]
         .as_object()

@@ -6,7 +6,8 @@
 //!   window under optimistic locking. Either all of it lands or nothing does.
 //! * A transition is conditional on the status that was read, so two deciders (retry and
 //!   admin, two admins) can never both win. Earnings aggregates (`STATS`, `DAY#`) move in
-//!   the same transaction as the status change that earns or reverses money.
+//!   the same transaction as the status change that earns or reverses money, and so do the
+//!   monthly `STATS#<yyyy-mm>` items and the leaderboard score `LBSCORE` (GSI3) on both.
 
 use std::collections::HashMap;
 
@@ -42,6 +43,11 @@ fn day_of(timestamp: &str) -> &str {
     timestamp.get(..10).unwrap_or(timestamp)
 }
 
+/// The UTC month (`yyyy-mm`) of an RFC 3339 timestamp.
+fn month_of(timestamp: &str) -> &str {
+    timestamp.get(..7).unwrap_or(timestamp)
+}
+
 impl DynamoStore {
     /// `ADD` to a referrer's aggregates (the `STATS` row or one `DAY#` row).
     pub(super) fn aggregate_update(
@@ -50,45 +56,81 @@ impl DynamoStore {
         sk: String,
         adds: &[(&str, AttributeValue)],
     ) -> TransactWriteItem {
-        let expr = adds.iter().enumerate().map(|(i, (attr, _))| format!("{attr} :v{i}")).collect::<Vec<_>>().join(", ");
+        self.aggregate_update_with(referrer, sk, adds, &[])
+    }
+
+    /// `ADD` to a referrer's aggregates and `SET` plain attributes on the same item (e.g. the
+    /// leaderboard partition key next to the `LBSCORE` it moves).
+    pub(super) fn aggregate_update_with(
+        &self,
+        referrer: &UserId,
+        sk: String,
+        adds: &[(&str, AttributeValue)],
+        sets: &[(&str, AttributeValue)],
+    ) -> TransactWriteItem {
+        let add = adds.iter().enumerate().map(|(i, (attr, _))| format!("{attr} :v{i}")).collect::<Vec<_>>().join(", ");
+        let mut expr = format!("ADD {add}");
+        if !sets.is_empty() {
+            let set = sets.iter().enumerate().map(|(i, (attr, _))| format!("{attr} = :s{i}")).collect::<Vec<_>>();
+            expr = format!("SET {} {expr}", set.join(", "));
+        }
         let mut update = Update::builder()
             .table_name(self.table())
             .key(PK, s(keys::user_pk(referrer)))
             .key(SK, s(sk))
-            .update_expression(format!("ADD {expr}"));
+            .update_expression(expr);
         for (i, (_, value)) in adds.iter().enumerate() {
             update = update.expression_attribute_values(format!(":v{i}"), value.clone());
+        }
+        for (i, (_, value)) in sets.iter().enumerate() {
+            update = update.expression_attribute_values(format!(":s{i}"), value.clone());
         }
         TransactWriteItem::builder().update(update.build().expect("key and expression set")).build()
     }
 
-    /// The aggregate updates a status change implies (none for moves that don't earn).
+    /// Earnings moved on a leaderboard aggregate (`STATS` → `LB#all`, `STATS#<month>` →
+    /// `LB#<month>`): `extra` counters plus `LBSCORE`, and the item joins the sparse GSI3.
+    fn leaderboard_update(
+        &self,
+        referrer: &UserId,
+        sk: String,
+        scope: &str,
+        amount: rust_decimal::Decimal,
+        extra: &[(&str, AttributeValue)],
+    ) -> TransactWriteItem {
+        let mut adds = extra.to_vec();
+        adds.push((keys::LBSCORE, n(amount)));
+        self.aggregate_update_with(referrer, sk, &adds, &[(keys::LBPK, s(keys::leaderboard_pk(scope)))])
+    }
+
+    /// The aggregate updates a status change implies (none for moves that don't earn):
+    /// `STATS` (all time), the `DAY#` bucket and the `STATS#<month>` item, the last two of the
+    /// credit's UTC day/month (a reversal subtracts from the day and month of its credit).
     fn earnings_updates(&self, current: &BonusRecord, change: &Transition) -> Vec<TransactWriteItem> {
         let amount = current.bonus_amount.decimal();
         let referrer = &current.referrer_id;
-        match (current.status, change.to) {
-            (from, BonusStatus::Credited) if from != BonusStatus::Credited => vec![
-                self.aggregate_update(
-                    referrer,
-                    keys::SK_STATS.to_string(),
-                    &[("earned_total", n(amount)), ("credited_count", n(1))],
-                ),
-                self.aggregate_update(referrer, keys::day_sk(day_of(&change.at)), &[("earned", n(amount))]),
-            ],
-            (BonusStatus::Credited, BonusStatus::Reversed) => {
-                // Subtract from the day it was earned, so "last 30 days" stays about credits in the window.
-                let credited_day = current.credited_at.as_deref().map(day_of).unwrap_or(day_of(&change.at));
-                vec![
-                    self.aggregate_update(
-                        referrer,
-                        keys::SK_STATS.to_string(),
-                        &[("earned_total", n(-amount)), ("reversed_count", n(1))],
-                    ),
-                    self.aggregate_update(referrer, keys::day_sk(credited_day), &[("earned", n(-amount))]),
-                ]
+        let (signed, credited_at, counter) = match (current.status, change.to) {
+            (from, BonusStatus::Credited) if from != BonusStatus::Credited => {
+                (amount, change.at.as_str(), "credited_count")
             }
-            _ => Vec::new(),
-        }
+            // Subtract from the day it was earned, so "last 30 days" stays about credits in the window.
+            (BonusStatus::Credited, BonusStatus::Reversed) => {
+                (-amount, current.credited_at.as_deref().unwrap_or(&change.at), "reversed_count")
+            }
+            _ => return Vec::new(),
+        };
+        let month = month_of(credited_at);
+        vec![
+            self.leaderboard_update(
+                referrer,
+                keys::SK_STATS.to_string(),
+                crate::domain::leaderboard::ALL,
+                signed,
+                &[("earned_total", n(signed)), (counter, n(1))],
+            ),
+            self.aggregate_update(referrer, keys::day_sk(day_of(credited_at)), &[("earned", n(signed))]),
+            self.leaderboard_update(referrer, keys::month_stats_sk(month), month, signed, &[("earned", n(signed))]),
+        ]
     }
 
     fn status_update(&self, current: &BonusRecord, change: &Transition) -> Update {

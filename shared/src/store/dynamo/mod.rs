@@ -15,6 +15,7 @@ mod attributions;
 mod bonuses;
 mod codes;
 mod dashboard;
+mod leaderboard;
 mod queries;
 mod referrers;
 mod users;
