@@ -113,7 +113,10 @@ impl UrlPolicy {
             return Err(UrlError::Fragment);
         }
         let host = url.host().ok_or(UrlError::Invalid)?;
-        if self.allow_http_loopback && url.scheme() == "http" && matches!(host, Host::Ipv4(ip) if ip == Ipv4Addr::LOCALHOST) {
+        if self.allow_http_loopback
+            && url.scheme() == "http"
+            && matches!(host, Host::Ipv4(ip) if ip == Ipv4Addr::LOCALHOST)
+        {
             return Ok(url);
         }
         if url.scheme() != "https" {

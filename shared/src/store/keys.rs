@@ -9,6 +9,8 @@
 //! | referrer earnings per day | `USER#<user_id>`            | `DAY#<yyyy-mm-dd>` |                               |                                     |
 //! | bonus (one per payment)   | `BONUS#ref:auto:<payment>`  | `BONUS`         | `STATUS#<pending/failed>`, `<created_at>#<payment>` | `REFERRER#<id>`, `<created_at>#<payment>` |
 //! | payment uniqueness        | `PAYMENT#<payment>`         | `PAYMENT`       |                                  |                                     |
+//! | partner webhook endpoint  | `USER#<user_id>`            | `WEBHOOK`       |                                  |                                     |
+//! | partner webhook delivery  | `USER#<user_id>`            | `WEBHOOK#DELIVERY#<at>#<event_id>#<attempt>` (TTL 30 d) |  |                                     |
 //!
 //! GSI1 is sparse: only bonuses a human may need to act on (`pending`, `failed`) carry its
 //! keys, so the moderation list never wades through credited history.
@@ -41,6 +43,9 @@ pub const SK_STATS: &str = "STATS";
 pub const SK_BONUS: &str = "BONUS";
 pub const SK_PAYMENT: &str = "PAYMENT";
 pub const SK_CLICKS: &str = "CLICKS";
+/// After `STATS`, so the KPI query (`DAY#… BETWEEN … STATS`) never reads webhook items.
+pub const SK_WEBHOOK: &str = "WEBHOOK";
+pub const SK_WEBHOOK_DELIVERY_PREFIX: &str = "WEBHOOK#DELIVERY#";
 
 /// Click-counter shards per referral code. 16 × 1,000 WCU/s per partition key = 16,000
 /// clicks/s per code in theory; at 10,000 clicks/s (API Gateway's default account quota,
@@ -89,4 +94,9 @@ pub fn referrer_gsi_pk(referrer: &UserId) -> String {
 /// Sort key shared by both bonus indexes: time first, payment id to break ties.
 pub fn bonus_gsi_sk(created_at: &str, payment: &PaymentId) -> String {
     format!("{created_at}#{payment}")
+}
+
+/// `WEBHOOK#DELIVERY#<rfc3339>#<event_id>#<attempt>`: one delivery attempt, sorted by time.
+pub fn webhook_delivery_sk(at: &str, event_id: &str, attempt: u32) -> String {
+    format!("{SK_WEBHOOK_DELIVERY_PREFIX}{at}#{event_id}#{attempt:02}")
 }

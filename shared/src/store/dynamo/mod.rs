@@ -18,6 +18,7 @@ mod dashboard;
 mod queries;
 mod referrers;
 mod users;
+mod webhooks;
 
 /// The DynamoDB-backed store. Cheap to clone; build once per cold start.
 #[derive(Clone, Debug)]
