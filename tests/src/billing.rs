@@ -262,6 +262,7 @@ impl BillingHarness {
             cfg: dashboard::DashboardConfig {
                 link_base: url::Url::parse("https://www.example.com").expect("origin"),
                 public_base_path: String::new(),
+                webhook_urls: shared::domain::partner_webhook::UrlPolicy { allow_http_loopback: true },
             },
         }
     }

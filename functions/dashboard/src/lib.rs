@@ -6,6 +6,8 @@
 //! * `GET /referrals/qr.svg`, `GET /referrals/qr.png?size=128..1024` — with `ETag`
 //! * `GET /referrals/kpis` — from write-time aggregates: constant cost at any history size
 //! * `GET /referrals/history?limit=&cursor=` — every bonus, newest first
+//! * `GET|PUT|DELETE /referrals/webhook`, `POST /referrals/webhook/rotate-secret`,
+//!   `GET /referrals/webhook/deliveries` — the partner webhook endpoint ([`webhooks`])
 //! * `GET /openapi.json` — the OpenAPI 3.1 document of every HTTP endpoint (`infra/openapi.yaml`)
 //!
 //! KPI definitions: *total earned* = credited bonuses minus reversed credits, all time;
@@ -16,14 +18,16 @@
 
 pub mod qr;
 pub mod views;
+pub mod webhooks;
 
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::auth::JwtVerifier;
 use shared::config::{self, ConfigError, Source};
+use shared::domain::partner_webhook::UrlPolicy;
 use shared::domain::UserId;
-use shared::store::{BonusQueries, Dashboard, QueryError, Users};
+use shared::store::{BonusQueries, Dashboard, PartnerWebhooks, QueryError, Users};
 use shared::ApiError;
 use url::Url;
 
@@ -40,6 +44,8 @@ pub struct DashboardConfig {
     /// Path prefix under which this function is reachable (empty behind the HTTP API;
     /// `/lambda-url/dashboard` under `cargo lambda watch`), so the page finds its API.
     pub public_base_path: String,
+    /// Which partner webhook URLs may be registered (`WEBHOOK_ALLOW_HTTP_LOOPBACK`).
+    pub webhook_urls: UrlPolicy,
 }
 
 impl DashboardConfig {
@@ -59,7 +65,9 @@ impl DashboardConfig {
                 reason: "must be empty or a path like /lambda-url/dashboard".into(),
             });
         }
-        Ok(Self { link_base, public_base_path })
+        let webhook_urls =
+            UrlPolicy { allow_http_loopback: config::parsed_or(src, "WEBHOOK_ALLOW_HTTP_LOOPBACK", false)? };
+        Ok(Self { link_base, public_base_path, webhook_urls })
     }
 
     pub fn link(&self, code: &str) -> String {
@@ -78,7 +86,7 @@ pub struct DashboardApi<S> {
 
 pub async fn handle<S>(api: &DashboardApi<S>, req: &Request) -> Response<Body>
 where
-    S: Users + Dashboard + BonusQueries,
+    S: Users + Dashboard + BonusQueries + PartnerWebhooks,
 {
     shared::http::respond(route(api, req).await)
 }
@@ -111,10 +119,10 @@ fn page(cfg: &DashboardConfig) -> Response<Body> {
 
 async fn route<S>(api: &DashboardApi<S>, req: &Request) -> Result<Response<Body>, ApiError>
 where
-    S: Users + Dashboard + BonusQueries,
+    S: Users + Dashboard + BonusQueries + PartnerWebhooks,
 {
     let path = req.uri().path().trim_end_matches('/');
-    if req.method() != Method::GET && req.method() != Method::HEAD {
+    if !webhooks::owns(path) && req.method() != Method::GET && req.method() != Method::HEAD {
         return Err(ApiError::method_not_allowed("GET"));
     }
     match path {
@@ -153,11 +161,12 @@ where
             let items: Vec<_> = page.items.iter().map(views::history_item).collect();
             Ok(shared::http::json(StatusCode::OK, &json!({ "items": items, "next_cursor": page.next_cursor })))
         }
+        p if webhooks::owns(p) => webhooks::route(&api.store, api.cfg.webhook_urls, req, &user, p).await,
         _ => Err(ApiError::not_found("route_not_found", format!("no dashboard route {path}"))),
     }
 }
 
-fn unavailable(err: impl std::fmt::Display) -> ApiError {
+pub(crate) fn unavailable(err: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %err, "dashboard request failed on storage");
     ApiError::unavailable("storage is unavailable; retry")
 }
