@@ -28,11 +28,11 @@ const ALL_EVENTS: [&str; 3] = ["bonus.created", "bonus.credited", "bonus.reverse
 
 /// One request the receiver got, and whether its signature verified.
 #[derive(Debug, Clone)]
-struct Received {
-    body: Value,
-    signature: String,
-    raw: Vec<u8>,
-    verified: bool,
+pub(crate) struct Received {
+    pub(crate) body: Value,
+    pub(crate) signature: String,
+    pub(crate) raw: Vec<u8>,
+    pub(crate) verified: bool,
 }
 
 #[derive(Default)]
@@ -45,13 +45,13 @@ struct ReceiverState {
 }
 
 /// A partner's endpoint on a free loopback port: verifies, records, answers as scripted.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     state: Arc<Mutex<ReceiverState>>,
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub(crate) async fn start() -> Receiver {
         async fn hook(State(state): State<Arc<Mutex<ReceiverState>>>, headers: HeaderMap, raw: Bytes) -> StatusCode {
             let signature = headers.get("referral-signature").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
             let mut s = state.lock().unwrap();
@@ -72,7 +72,7 @@ impl Receiver {
         Receiver { url, state }
     }
 
-    fn set_secret(&self, secret: &str) {
+    pub(crate) fn set_secret(&self, secret: &str) {
         self.state.lock().unwrap().secret = secret.to_string();
     }
 
@@ -80,13 +80,13 @@ impl Receiver {
         self.state.lock().unwrap().script.extend(statuses);
     }
 
-    fn got(&self) -> Vec<Received> {
+    pub(crate) fn got(&self) -> Vec<Received> {
         self.state.lock().unwrap().got.clone()
     }
 }
 
 /// The real sender on this harness's table and queue (`base_delay_secs` of backoff).
-fn sender(h: &BillingHarness, base_delay_secs: u32) -> Sender<DynamoStore> {
+pub(crate) fn sender(h: &BillingHarness, base_delay_secs: u32) -> Sender<DynamoStore> {
     let policy = UrlPolicy { allow_http_loopback: true };
     Sender {
         store: h.billing.store.clone(),
@@ -101,7 +101,7 @@ fn sender(h: &BillingHarness, base_delay_secs: u32) -> Sender<DynamoStore> {
 }
 
 /// Lambda's event source mapping, in-process: batches until the queue shows nothing visible.
-async fn drain(h: &BillingHarness, sender: &Sender<DynamoStore>, max_batches: usize) -> usize {
+pub(crate) async fn drain(h: &BillingHarness, sender: &Sender<DynamoStore>, max_batches: usize) -> usize {
     let mut failures = 0;
     for _ in 0..max_batches {
         let queue = h.stack.queue_url("PartnerWebhookQueue");
@@ -119,7 +119,13 @@ async fn drain(h: &BillingHarness, sender: &Sender<DynamoStore>, max_batches: us
 }
 
 /// A dashboard call as `user` with a JSON body.
-async fn dash(h: &BillingHarness, method: &str, uri: &str, user: Option<&str>, body: Option<Value>) -> Response<Body> {
+pub(crate) async fn dash(
+    h: &BillingHarness,
+    method: &str,
+    uri: &str,
+    user: Option<&str>,
+    body: Option<Value>,
+) -> Response<Body> {
     let auth = user.map(|u| format!("Bearer {}", token(u, None, 600)));
     let mut headers = vec![("content-type", "application/json")];
     if let Some(a) = &auth {
