@@ -102,7 +102,8 @@ async fn every_documented_operation_answers_as_documented() {
         use crate::partner_webhooks::{dash, drain, sender, Receiver};
         let rx = Receiver::start().await;
         let events = json!(["bonus.created", "bonus.credited", "bonus.reversed"]);
-        let calls: Vec<(&str, &str, &str, Option<&str>, Option<Value>)> = vec![
+        type Call<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<Value>);
+        let calls: Vec<Call> = vec![
             ("/referrals/webhook", "get", "/referrals/webhook", Some("alice"), None),
             ("/referrals/webhook", "put", "/referrals/webhook", None, Some(json!({"url": rx.url, "events": events}))),
             (

@@ -410,10 +410,10 @@ async fn rotating_the_secret_retires_the_old_one() {
     for r in &got {
         assert!(!r.verified);
         assert_eq!(
-            signature::verify(Some(&r.signature), &r.raw, &[old.clone()], now, 300),
+            signature::verify(Some(&r.signature), &r.raw, std::slice::from_ref(&old), now, 300),
             Err(signature::SignatureError::Mismatch)
         );
-        assert_eq!(signature::verify(Some(&r.signature), &r.raw, &[new.clone()], now, 300), Ok(()));
+        assert_eq!(signature::verify(Some(&r.signature), &r.raw, std::slice::from_ref(&new), now, 300), Ok(()));
     }
     // With the new secret the retry goes through.
     rx.set_secret(&new);
