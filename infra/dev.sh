@@ -60,6 +60,8 @@ pids+=($!)
   echo "JWT_HS256_SECRET=local-jwt-secret-0123456789abcdef"
   echo "PUBLIC_BASE_PATH=/lambda-url/dashboard"
   echo "LEADERBOARD_SECRET=local-leaderboard-secret-0123456789abcdef"
+  echo "WEBHOOK_ALLOW_HTTP_LOOPBACK=true"
+  echo "PARTNER_WEBHOOK_BASE_DELAY_SECS=5"
   echo "RUST_LOG=info"
 } > .local/functions.env
 
@@ -71,6 +73,11 @@ for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$LAMBDA_PORT") 2>/dev/nul
 RETRY_QUEUE_URL=$(sed -n 's/^CREDIT_RETRY_QUEUE_URL=//p' .local/stack.env)
 target/debug/sqs-poller --endpoint "$MOTO_ENDPOINT" --queue-url "$RETRY_QUEUE_URL" \
   --invoke "http://127.0.0.1:$LAMBDA_PORT/2015-03-31/functions/credit-retry/invocations" > .local/poller.log 2>&1 &
+pids+=($!)
+# ... and partner webhook queue -> partner-webhooks sender (register an http://127.0.0.1:<port> receiver).
+PARTNER_QUEUE_URL=$(sed -n 's/^PARTNER_WEBHOOK_QUEUE_URL=//p' .local/stack.env)
+target/debug/sqs-poller --endpoint "$MOTO_ENDPOINT" --queue-url "$PARTNER_QUEUE_URL" \
+  --invoke "http://127.0.0.1:$LAMBDA_PORT/2015-03-31/functions/partner-webhooks/invocations" > .local/partner-poller.log 2>&1 &
 pids+=($!)
 ADMIN_TOKEN=$("$PY" infra/dev_token.py ops-admin admin)
 USER_TOKEN=$("$PY" infra/dev_token.py demo-referrer)

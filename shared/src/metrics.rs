@@ -6,7 +6,8 @@
 //!
 //! Metric names: `BonusCreated`, `BonusCredited`, `BonusFailed`, `BonusHeld`,
 //! `BonusReversed`, `WellflowLatencyMs`, `WellflowErrors`, `WebhookDuplicates`, `Clicks`,
-//! `FailedBonusesOlderThan1h`, `FailedBonusesRequeued`.
+//! `FailedBonusesOlderThan1h`, `FailedBonusesRequeued`, `PartnerEventEmitFailed`,
+//! `PartnerWebhookDelivered`, `PartnerWebhookFailed`, `PartnerWebhookLatencyMs`.
 
 use std::sync::Mutex;
 

@@ -3,7 +3,7 @@
 
 use fake_wellflow::FakeWellflow;
 use lambda_http::{Body, Request, Response};
-use shared::billing::{Billing, SqsRetryQueue};
+use shared::billing::{Billing, PartnerEvents, SqsRetryQueue};
 use shared::domain::signature::sign;
 use shared::domain::{BonusPolicy, PaymentId, RefCode, UserId};
 use shared::store::{BonusRecord, Bonuses, DynamoStore, Users};
@@ -46,8 +46,9 @@ impl BillingHarness {
             WellflowClient::new(&wellflow.base_url, WELLFLOW_KEY.into(), std::time::Duration::from_millis(800))
                 .expect("client");
         let retry = SqsRetryQueue::new(stack.sqs.clone(), stack.queue_url("CreditRetryQueue"), 0);
+        let events = Some(PartnerEvents::new(stack.sqs.clone(), stack.queue_url("PartnerWebhookQueue")));
         Self {
-            billing: Billing { store, wellflow: client, retry, policy },
+            billing: Billing { store, wellflow: client, retry, policy, events },
             webhook_cfg: WebhookConfig { secrets: vec![WEBHOOK_SECRET.into()], tolerance_secs: 300 },
             signup_cfg: SignupConfig {
                 secrets: vec![SIGNUP_SECRET.into()],
@@ -265,6 +266,7 @@ impl BillingHarness {
                 link_base: url::Url::parse("https://www.example.com").expect("origin"),
                 public_base_path: String::new(),
                 leaderboard: shared::domain::leaderboard::LeaderboardKeys::new(LEADERBOARD_SECRET).expect("secret"),
+                webhook_urls: shared::domain::partner_webhook::UrlPolicy { allow_http_loopback: true },
             },
         }
     }

@@ -7,6 +7,8 @@
 //! * `GET /referrals/kpis` — from write-time aggregates: constant cost at any history size
 //! * `GET /referrals/history?limit=&cursor=` — every bonus, newest first
 //! * `GET /referrals/leaderboard?period=month|all`, `PUT /referrals/profile` — see [`leaderboard`]
+//! * `GET|PUT|DELETE /referrals/webhook`, `POST /referrals/webhook/rotate-secret`,
+//!   `GET /referrals/webhook/deliveries` — the partner webhook endpoint ([`webhooks`])
 //! * `GET /openapi.json` — the OpenAPI 3.1 document of every HTTP endpoint (`infra/openapi.yaml`)
 //!
 //! KPI definitions: *total earned* = credited bonuses minus reversed credits, all time;
@@ -18,6 +20,7 @@
 pub mod leaderboard;
 pub mod qr;
 pub mod views;
+pub mod webhooks;
 
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -25,8 +28,9 @@ use serde_json::json;
 use shared::auth::JwtVerifier;
 use shared::config::{self, ConfigError, Source};
 use shared::domain::leaderboard::LeaderboardKeys;
+use shared::domain::partner_webhook::UrlPolicy;
 use shared::domain::UserId;
-use shared::store::{BonusQueries, Dashboard, Leaderboard, QueryError, Users};
+use shared::store::{BonusQueries, Dashboard, Leaderboard, PartnerWebhooks, QueryError, Users};
 use shared::ApiError;
 use url::Url;
 
@@ -45,6 +49,8 @@ pub struct DashboardConfig {
     pub public_base_path: String,
     /// Pseudonyms and sealed cursors of the leaderboard (`LEADERBOARD_SECRET`).
     pub leaderboard: LeaderboardKeys,
+    /// Which partner webhook URLs may be registered (`WEBHOOK_ALLOW_HTTP_LOOPBACK`).
+    pub webhook_urls: UrlPolicy,
 }
 
 impl DashboardConfig {
@@ -70,7 +76,9 @@ impl DashboardConfig {
             "key of the leaderboard's pseudonyms and cursors",
         )?)
         .ok_or(ConfigError::Invalid { key: "LEADERBOARD_SECRET", reason: "must be at least 32 characters".into() })?;
-        Ok(Self { link_base, public_base_path, leaderboard })
+        let webhook_urls =
+            UrlPolicy { allow_http_loopback: config::parsed_or(src, "WEBHOOK_ALLOW_HTTP_LOOPBACK", false)? };
+        Ok(Self { link_base, public_base_path, leaderboard, webhook_urls })
     }
 
     pub fn link(&self, code: &str) -> String {
@@ -89,7 +97,7 @@ pub struct DashboardApi<S> {
 
 pub async fn handle<S>(api: &DashboardApi<S>, req: &Request) -> Response<Body>
 where
-    S: Users + Dashboard + BonusQueries + Leaderboard,
+    S: Users + Dashboard + BonusQueries + Leaderboard + PartnerWebhooks,
 {
     shared::http::respond(route(api, req).await)
 }
@@ -122,11 +130,15 @@ fn page(cfg: &DashboardConfig) -> Response<Body> {
 
 async fn route<S>(api: &DashboardApi<S>, req: &Request) -> Result<Response<Body>, ApiError>
 where
-    S: Users + Dashboard + BonusQueries + Leaderboard,
+    S: Users + Dashboard + BonusQueries + Leaderboard + PartnerWebhooks,
 {
     let path = req.uri().path().trim_end_matches('/');
-    // `/referrals/profile` checks its own method (PUT); everything else is read-only.
-    if path != "/referrals/profile" && req.method() != Method::GET && req.method() != Method::HEAD {
+    // `/referrals/profile` (PUT) and the webhook routes check their own methods; the rest is read-only.
+    if path != "/referrals/profile"
+        && !webhooks::owns(path)
+        && req.method() != Method::GET
+        && req.method() != Method::HEAD
+    {
         return Err(ApiError::method_not_allowed("GET"));
     }
     match path {
@@ -167,6 +179,7 @@ where
         }
         "/referrals/leaderboard" => leaderboard::get(api, req, &user).await,
         "/referrals/profile" => leaderboard::put_profile(api, req, &user).await,
+        p if webhooks::owns(p) => webhooks::route(&api.store, api.cfg.webhook_urls, req, &user, p).await,
         _ => Err(ApiError::not_found("route_not_found", format!("no dashboard route {path}"))),
     }
 }

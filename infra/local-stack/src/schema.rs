@@ -176,5 +176,7 @@ mod tests {
         let retry = schema.queues.iter().find(|q| q.logical_id == "CreditRetryQueue").unwrap();
         assert_eq!(retry.dead_letter_target, Some(("CreditRetryDLQ".into(), 8)));
         assert!(retry.attributes.contains(&("VisibilityTimeout".into(), "60".into())));
+        let partner = schema.queues.iter().find(|q| q.logical_id == "PartnerWebhookQueue").unwrap();
+        assert_eq!(partner.dead_letter_target, Some(("PartnerWebhookDLQ".into(), 8)));
     }
 }

@@ -4,9 +4,9 @@
 //! The row is `failed` before the call (write-ahead), so a crash or timeout at any point
 //! leaves a row that retries and admins find; the idempotency key makes every retry safe.
 
-use crate::billing::{Billing, RetryQueue};
+use crate::billing::{partner_events, Billing, RetryQueue};
 use crate::clock;
-use crate::domain::BonusStatus;
+use crate::domain::{BonusStatus, PartnerEventType};
 use crate::metrics::{self, Unit};
 use crate::store::{BonusRecord, Bonuses, StoreError, Transition, TransitionOutcome};
 
@@ -84,6 +84,7 @@ where
                         outcome = "credited",
                         "bonus credited"
                     );
+                    partner_events::emit(billing, &updated, PartnerEventType::BonusCredited).await;
                     Ok(CreditOutcome::Credited(updated))
                 }
                 TransitionOutcome::Conflict => settle_conflict(billing, record, actor).await,

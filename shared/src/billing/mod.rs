@@ -4,6 +4,7 @@
 
 mod credit;
 pub mod moderation;
+pub mod partner_events;
 mod refund;
 mod retry_queue;
 pub mod settings;
@@ -11,6 +12,7 @@ pub mod sweep;
 mod topup;
 
 pub use credit::{credit_bonus, CreditOutcome, OnFailure};
+pub use partner_events::{PartnerEventMessage, PartnerEvents};
 pub use refund::{process_refund, RefundOutcome};
 pub use retry_queue::{backoff_secs, RetryQueue, SqsRetryQueue};
 pub use topup::{process_topup, TopupEvent, TopupOutcome};
@@ -25,6 +27,8 @@ pub struct Billing<S, Q> {
     pub wellflow: WellflowClient,
     pub retry: Q,
     pub policy: BonusPolicy,
+    /// Partner webhook events (`None` when `PARTNER_WEBHOOK_QUEUE_URL` is unset).
+    pub events: Option<PartnerEvents>,
 }
 
 /// Wellflow or the store failed in a way the caller should surface as "retry later".

@@ -5,9 +5,9 @@
 //! to Wellflow; a `failed` bonus is credited directly (Wellflow's idempotency key makes a
 //! concurrent retry harmless and the conditional transition lets only one record it).
 
-use crate::billing::{credit_bonus, Billing, CreditOutcome, OnFailure, RetryQueue};
+use crate::billing::{credit_bonus, partner_events, Billing, CreditOutcome, OnFailure, RetryQueue};
 use crate::clock;
-use crate::domain::{BonusStatus, PaymentId};
+use crate::domain::{BonusStatus, PartnerEventType, PaymentId};
 use crate::store::{BonusRecord, Bonuses, StoreError, Transition, TransitionOutcome};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +79,7 @@ where
         TransitionOutcome::Applied(record) => {
             crate::metrics::count("BonusReversed", &[("payment_id", payment.as_str()), ("reason", reason)]);
             tracing::info!(payment_id = %payment, actor, reason, outcome = "rejected", "bonus rejected by admin");
+            partner_events::emit(billing, &record, PartnerEventType::BonusReversed).await;
             Ok(ModerationOutcome::Rejected(record))
         }
         TransitionOutcome::Conflict => not_open(billing, payment).await,

@@ -3,9 +3,9 @@
 //! one is just marked `reversed`. A refund covers the whole bonus (partial refunds too:
 //! the bonus was earned on a payment that did not stand).
 
-use crate::billing::{Billing, BillingError};
+use crate::billing::{partner_events, Billing, BillingError};
 use crate::clock;
-use crate::domain::{BonusStatus, PaymentId};
+use crate::domain::{BonusStatus, PartnerEventType, PaymentId};
 use crate::store::{BonusRecord, Bonuses, Transition, TransitionOutcome};
 
 const ATTEMPTS: usize = 5;
@@ -51,6 +51,7 @@ where
             TransitionOutcome::Applied(record) => {
                 crate::metrics::count("BonusReversed", &[("payment_id", payment.as_str()), ("reason", "refunded")]);
                 tracing::info!(payment_id = %payment, referrer_id = %record.referrer_id, amount = %record.bonus_amount, debited, outcome = "reversed", "bonus reversed after refund");
+                partner_events::emit(billing, &record, PartnerEventType::BonusReversed).await;
                 return Ok(RefundOutcome::Reversed { record, debited });
             }
             TransitionOutcome::Conflict => continue, // moved meanwhile (e.g. just credited): decide again

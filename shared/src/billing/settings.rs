@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::billing::{Billing, SqsRetryQueue};
+use crate::billing::{Billing, PartnerEvents, SqsRetryQueue};
 use crate::config::{self, ConfigError, Source};
 use crate::domain::{BonusPolicy, Rate, Usd};
 use crate::store::DynamoStore;
@@ -63,5 +63,11 @@ pub fn billing_from_env(
         wellflow: wellflow_from_env(src)?,
         retry: retry_queue_from_env(src, sdk)?,
         policy: policy_from_env(src)?,
+        events: partner_events_from_env(src, sdk),
     })
+}
+
+/// `PARTNER_WEBHOOK_QUEUE_URL` (optional: unset = no partner events are emitted).
+pub fn partner_events_from_env(src: &dyn Source, sdk: &aws_config::SdkConfig) -> Option<PartnerEvents> {
+    config::optional(src, "PARTNER_WEBHOOK_QUEUE_URL").map(|url| PartnerEvents::new(crate::aws::sqs(sdk), url))
 }

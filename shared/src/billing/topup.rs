@@ -5,9 +5,9 @@
 //! unreferred payer; 3 for a held bonus (+ referrer `GetItem`, + create transaction); 4 for
 //! a credited one (+ the transition that records Wellflow's answer). See BENCHMARKS.md.
 
-use crate::billing::{credit_bonus, Billing, BillingError, CreditOutcome, OnFailure, RetryQueue};
+use crate::billing::{credit_bonus, partner_events, Billing, BillingError, CreditOutcome, OnFailure, RetryQueue};
 use crate::clock;
-use crate::domain::{BonusStatus, Decision, PaymentId, TopupContext, Usd, UserId};
+use crate::domain::{BonusStatus, Decision, PartnerEventType, PaymentId, TopupContext, Usd, UserId};
 use crate::store::{
     Activity, BonusRecord, Bonuses, CreateOutcome, FirstTopup, HistoryEntry, NewBonus, StoreError, Users,
 };
@@ -60,6 +60,7 @@ where
             .as_ref()
             .map(|r| (r.rate_override, r.first_topups.as_slice(), r.velocity_version))
             .unwrap_or((None, &[], 0));
+        let partner_events = referrer.as_ref().map(|r| r.webhook_events.as_slice()).unwrap_or(&[]);
 
         let now = clock::now();
         let now_secs = now.unix_timestamp();
@@ -113,6 +114,7 @@ where
                 note: None,
                 error: None,
             }],
+            notify: !partner_events.is_empty(),
         };
         let first_topup = is_first_topup.then(|| FirstTopup {
             window: billing.policy.record_first_topup(first_topups, now_secs),
@@ -145,6 +147,9 @@ where
             "bonus created"
         );
         crate::metrics::count("BonusCreated", &[("payment_id", event.payment_id.as_str())]);
+        if partner_events.contains(&PartnerEventType::BonusCreated) {
+            partner_events::emit(billing, &record, PartnerEventType::BonusCreated).await;
+        }
         if status == BonusStatus::Pending {
             crate::metrics::count(
                 "BonusHeld",

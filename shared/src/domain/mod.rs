@@ -6,9 +6,11 @@ pub mod ids;
 pub mod ip;
 pub mod leaderboard;
 pub mod money;
+pub mod partner_webhook;
 pub mod signature;
 
 pub use bonus::{BonusPolicy, BonusStatus, Decision, HoldReason, TopupContext};
 pub use code::{RefCode, RefCodeError};
 pub use ids::{IdError, PaymentId, UserId};
 pub use money::{MoneyError, Rate, Usd};
+pub use partner_webhook::PartnerEventType;

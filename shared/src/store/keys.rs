@@ -10,6 +10,8 @@
 //! | bonus (one per payment)   | `BONUS#ref:auto:<payment>`  | `BONUS`         | `STATUS#<pending/failed>`, `<created_at>#<payment>` | `REFERRER#<id>`, `<created_at>#<payment>` |
 //! | payment uniqueness        | `PAYMENT#<payment>`         | `PAYMENT`       |                                  |                                     |
 //! | referrer earnings per month | `USER#<user_id>`          | `STATS#<yyyy-mm>` |                                |                                     |
+//! | partner webhook endpoint  | `USER#<user_id>`            | `WEBHOOK`       |                                  |                                     |
+//! | partner webhook delivery  | `USER#<user_id>`            | `WEBHOOK#DELIVERY#<at>#<event_id>#<attempt>` (TTL 30 d) |  |                                     |
 //!
 //! GSI3 (leaderboard, KEYS_ONLY): `LBPK` (S) = `LB#all` on `STATS`, `LB#<yyyy-mm>` on
 //! `STATS#<yyyy-mm>`; `LBSCORE` (N) = credited minus reversed earnings, moved by `ADD` in
@@ -49,6 +51,9 @@ pub const SK_STATS: &str = "STATS";
 pub const SK_BONUS: &str = "BONUS";
 pub const SK_PAYMENT: &str = "PAYMENT";
 pub const SK_CLICKS: &str = "CLICKS";
+/// After `STATS`, so the KPI query (`DAY#… BETWEEN … STATS`) never reads webhook items.
+pub const SK_WEBHOOK: &str = "WEBHOOK";
+pub const SK_WEBHOOK_DELIVERY_PREFIX: &str = "WEBHOOK#DELIVERY#";
 
 /// Click-counter shards per referral code. 16 × 1,000 WCU/s per partition key = 16,000
 /// clicks/s per code in theory; at 10,000 clicks/s (API Gateway's default account quota,
@@ -107,4 +112,9 @@ pub fn referrer_gsi_pk(referrer: &UserId) -> String {
 /// Sort key shared by both bonus indexes: time first, payment id to break ties.
 pub fn bonus_gsi_sk(created_at: &str, payment: &PaymentId) -> String {
     format!("{created_at}#{payment}")
+}
+
+/// `WEBHOOK#DELIVERY#<rfc3339>#<event_id>#<attempt>`: one delivery attempt, sorted by time.
+pub fn webhook_delivery_sk(at: &str, event_id: &str, attempt: u32) -> String {
+    format!("{SK_WEBHOOK_DELIVERY_PREFIX}{at}#{event_id}#{attempt:02}")
 }

@@ -13,7 +13,7 @@ use std::future::Future;
 use crate::domain::{BonusStatus, PaymentId, Rate, RefCode, UserId};
 
 pub use dynamo::DynamoStore;
-pub use records::{BonusRecord, CodeRecord, HistoryEntry, UserProfile};
+pub use records::{BonusRecord, CodeRecord, DeliveryRecord, HistoryEntry, UserProfile, WebhookEndpoint};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -368,4 +368,47 @@ pub trait Leaderboard: Send + Sync {
     /// Sets (`Some`) or removes (`None`) the profile's `public_name`.
     fn set_public_name(&self, user: &UserId, name: Option<&str>)
         -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The result of writing a partner webhook endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveOutcome {
+    Saved,
+    /// Created concurrently, changed since it was read, or deleted meanwhile: re-read.
+    Conflict,
+}
+
+/// Partner webhooks: the endpoint a referrer registered and its delivery log.
+pub trait PartnerWebhooks: Send + Sync {
+    fn webhook_endpoint(
+        &self,
+        user: &UserId,
+    ) -> impl Future<Output = Result<Option<WebhookEndpoint>, StoreError>> + Send;
+
+    /// Writes `endpoint` — a create when `expected_version` is `None` (must not exist), else a
+    /// replace of the version that was read — and mirrors its events onto the user's profile
+    /// (`webhook_events`), in one transaction.
+    fn save_webhook_endpoint(
+        &self,
+        endpoint: &WebhookEndpoint,
+        expected_version: Option<u64>,
+    ) -> impl Future<Output = Result<SaveOutcome, StoreError>> + Send;
+
+    /// Deletes the endpoint and clears the profile's `webhook_events` in one transaction.
+    /// `Ok(false)` if there was none. Delivery rows stay until their TTL.
+    fn delete_webhook_endpoint(&self, user: &UserId) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    fn record_delivery(
+        &self,
+        user: &UserId,
+        delivery: &DeliveryRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The delivery log, newest first.
+    fn list_deliveries(
+        &self,
+        user: &UserId,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<Page<DeliveryRecord>, QueryError>> + Send;
 }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{BonusStatus, PaymentId, Rate, RefCode, Usd, UserId};
+use crate::domain::{BonusStatus, PartnerEventType, PaymentId, Rate, RefCode, Usd, UserId};
 
 /// A user as the referral program knows them — as a referrer and as a referred user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +53,10 @@ pub struct UserProfile {
     /// a masked pseudonym is shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_name: Option<String>,
+    /// Partner webhook events this referrer subscribed to (mirrors the `WEBHOOK` item,
+    /// written in the same transaction), so the top-up path knows without another read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhook_events: Vec<PartnerEventType>,
 }
 
 /// A referral code row.
@@ -114,6 +118,10 @@ pub struct BonusRecord {
     pub wellflow_transaction_id: Option<String>,
     #[serde(default)]
     pub history: Vec<HistoryEntry>,
+    /// The referrer had a partner webhook when the bonus was created: status changes are
+    /// sent to `PartnerWebhookQueue` (credit and reversal paths need no extra read).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub notify: bool,
 }
 
 impl BonusRecord {
@@ -155,4 +163,52 @@ impl BonusRecord {
         next.history.push(change.history_entry(self.status));
         next
     }
+}
+
+/// A referrer's partner webhook endpoint (`USER#<id>` / `WEBHOOK`). The secret signs every
+/// delivery, so it is stored (DynamoDB encrypts at rest) and only shown when created or rotated.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEndpoint {
+    pub user_id: UserId,
+    pub url: String,
+    pub events: Vec<PartnerEventType>,
+    pub secret: String,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Optimistic-concurrency version, +1 per save.
+    #[serde(default)]
+    pub version: u64,
+}
+
+impl std::fmt::Debug for WebhookEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookEndpoint")
+            .field("user_id", &self.user_id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("secret", &"redacted")
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+/// One delivery attempt of a partner event (`USER#<id>` / `WEBHOOK#DELIVERY#…`, TTL `expires_at`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub event_id: String,
+    pub event_type: PartnerEventType,
+    pub payment_id: PaymentId,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    pub at: String,
+    /// The endpoint answered 2xx.
+    pub delivered: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    /// Transport error (timeout, connection refused, …) when there is no status code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    /// Unix seconds; DynamoDB TTL deletes the row after that.
+    pub expires_at: i64,
 }

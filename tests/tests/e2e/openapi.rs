@@ -19,6 +19,16 @@ struct Checker {
 }
 
 impl Checker {
+    /// Asserts that `body` matches `#/components/schemas/<name>` (payloads we send, not answer).
+    fn check_schema(&self, name: &str, body: &Value) {
+        let mut root = json!({ "$ref": format!("#/components/schemas/{name}") });
+        root["components"] = self.doc["components"].clone();
+        let validator = jsonschema::draft202012::new(&root).expect("schema compiles");
+        let errors: Vec<String> =
+            validator.iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        assert!(errors.is_empty(), "{name}: {errors:?}\nbody: {body}");
+    }
+
     /// Asserts that `body` (answered with `status`) matches the documented response.
     fn check(&mut self, path: &str, method: &str, status: u16, body: Option<&Value>) {
         self.seen.insert((path.to_string(), method.to_string()));
@@ -86,6 +96,68 @@ async fn every_documented_operation_answers_as_documented() {
     let resp = h.dash_get("/openapi.json", None, &[]).await;
     c.check("/openapi.json", "get", resp.status().as_u16(), None);
     assert_eq!(body_json(&resp), c.doc, "/openapi.json serves infra/openapi.yaml");
+
+    // Partner webhooks: registration, rotation, the delivery log, and the payloads we send.
+    {
+        use crate::partner_webhooks::{dash, drain, sender, Receiver};
+        let rx = Receiver::start().await;
+        let events = json!(["bonus.created", "bonus.credited", "bonus.reversed"]);
+        type Call<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<Value>);
+        let calls: Vec<Call> = vec![
+            ("/referrals/webhook", "get", "/referrals/webhook", Some("alice"), None),
+            ("/referrals/webhook", "put", "/referrals/webhook", None, Some(json!({"url": rx.url, "events": events}))),
+            (
+                "/referrals/webhook",
+                "put",
+                "/referrals/webhook",
+                Some("alice"),
+                Some(json!({"url": "http://10.0.0.1/", "events": events})),
+            ),
+            ("/referrals/webhook/rotate-secret", "post", "/referrals/webhook/rotate-secret", Some("alice"), None),
+            (
+                "/referrals/webhook",
+                "put",
+                "/referrals/webhook",
+                Some("alice"),
+                Some(json!({"url": rx.url, "events": events})),
+            ),
+            ("/referrals/webhook", "get", "/referrals/webhook", Some("alice"), None),
+            ("/referrals/webhook", "get", "/referrals/webhook", None, None),
+            ("/referrals/webhook/rotate-secret", "post", "/referrals/webhook/rotate-secret", Some("alice"), None),
+            ("/referrals/webhook/rotate-secret", "post", "/referrals/webhook/rotate-secret", None, None),
+        ];
+        for (path, method, uri, user, body) in calls {
+            let resp = dash(&h, &method.to_uppercase(), uri, user, body).await;
+            let value = body_json(&resp);
+            c.check(path, method, resp.status().as_u16(), Some(&value));
+            if let Some(secret) = value["secret"].as_str() {
+                rx.set_secret(secret);
+            }
+        }
+        h.topup("oa_pw", "bob", "20.00").await;
+        h.refund("oa_pw", "bob", "20.00").await;
+        assert_eq!(drain(&h, &sender(&h, 0), 10).await, 0);
+        let got = rx.got();
+        assert_eq!(got.len(), 3, "created, credited, reversed");
+        for r in &got {
+            assert!(r.verified);
+            c.check_schema("PartnerEvent", &r.body);
+        }
+        for (uri, user) in [
+            ("/referrals/webhook/deliveries?limit=2", Some("alice")),
+            ("/referrals/webhook/deliveries?cursor=bogus", Some("alice")),
+            ("/referrals/webhook/deliveries", None),
+        ] {
+            let resp = dash(&h, "GET", uri, user, None).await;
+            c.check("/referrals/webhook/deliveries", "get", resp.status().as_u16(), Some(&body_json(&resp)));
+        }
+        let resp = dash(&h, "DELETE", "/referrals/webhook", None, None).await;
+        c.check("/referrals/webhook", "delete", resp.status().as_u16(), Some(&body_json(&resp)));
+        let resp = dash(&h, "DELETE", "/referrals/webhook", Some("alice"), None).await;
+        c.check("/referrals/webhook", "delete", resp.status().as_u16(), None);
+        let resp = dash(&h, "POST", "/referrals/webhook/rotate-secret", Some("alice"), None).await;
+        c.check("/referrals/webhook/rotate-secret", "post", resp.status().as_u16(), Some(&body_json(&resp)));
+    }
 
     // Admin: a held bonus to decide.
     h.refer_from("alice", "puppet", REFERRER_IP).await;

@@ -1,6 +1,7 @@
-//! `sqs-poller`: during `make dev`, feeds the local retry queue into the credit-retry
-//! function served by `cargo lambda watch`, like Lambda's SQS event source mapping
-//! (batch of 10, partial batch failures honoured).
+//! `sqs-poller`: during `make dev`, feeds a local queue into the function served by
+//! `cargo lambda watch` (the retry queue into credit-retry, the partner webhook queue into
+//! partner-webhooks), like Lambda's SQS event source mapping (batch of 10, partial batch
+//! failures honoured).
 //!
 //! Usage: sqs-poller --endpoint http://127.0.0.1:4566 --queue-url URL
 //!                   --invoke http://127.0.0.1:9000/2015-03-31/functions/credit-retry/invocations

@@ -19,6 +19,7 @@ mod leaderboard;
 mod queries;
 mod referrers;
 mod users;
+mod webhooks;
 
 /// The DynamoDB-backed store. Cheap to clone; build once per cold start.
 #[derive(Clone, Debug)]

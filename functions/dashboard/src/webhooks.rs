@@ -1,0 +1,208 @@
+//! The referrer's partner webhook endpoint and its delivery log (the user is the JWT's `sub`):
+//!
+//! * `GET    /referrals/webhook` → `{url, events, created_at, updated_at}` (never the secret)
+//! * `PUT    /referrals/webhook` `{"url", "events": [...]}` → the endpoint; `secret` (`whsec_…`)
+//!   only when it is created — a later PUT keeps the secret
+//! * `POST   /referrals/webhook/rotate-secret` → the endpoint with its new `secret`; the old
+//!   one stops signing at once
+//! * `DELETE /referrals/webhook` → 204 (also when there was none); queued events are dropped
+//! * `GET    /referrals/webhook/deliveries?limit=&cursor=` → delivery attempts, newest first
+//!
+//! URLs must pass [`UrlPolicy::validate`] (https on 443 to a public host; `http://127.0.0.1`
+//! only when `WEBHOOK_ALLOW_HTTP_LOOPBACK=true` in local and test runs).
+
+use lambda_http::http::{header, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use shared::domain::partner_webhook::{new_secret, UrlPolicy, MAX_URL_LEN};
+use shared::domain::{PartnerEventType, UserId};
+use shared::store::{DeliveryRecord, PartnerWebhooks, QueryError, SaveOutcome, WebhookEndpoint};
+use shared::ApiError;
+
+use crate::unavailable;
+
+const MAX_BODY_BYTES: usize = 8 * 1024;
+
+/// Whether `path` belongs to this module (it checks methods itself).
+pub fn owns(path: &str) -> bool {
+    path == "/referrals/webhook" || path.starts_with("/referrals/webhook/")
+}
+
+pub async fn route<S: PartnerWebhooks>(
+    store: &S,
+    policy: UrlPolicy,
+    req: &Request,
+    user: &UserId,
+    path: &str,
+) -> Result<Response<Body>, ApiError> {
+    let method = req.method();
+    match path {
+        "/referrals/webhook" if method == Method::GET => get(store, user).await,
+        "/referrals/webhook" if method == Method::PUT => put(store, policy, req, user).await,
+        "/referrals/webhook" if method == Method::DELETE => delete(store, user).await,
+        "/referrals/webhook" => Err(ApiError::method_not_allowed("GET, PUT, DELETE")),
+        "/referrals/webhook/rotate-secret" if method == Method::POST => rotate(store, user).await,
+        "/referrals/webhook/rotate-secret" => Err(ApiError::method_not_allowed("POST")),
+        "/referrals/webhook/deliveries" if method == Method::GET => deliveries(store, req, user).await,
+        "/referrals/webhook/deliveries" => Err(ApiError::method_not_allowed("GET")),
+        _ => Err(ApiError::not_found("route_not_found", format!("no dashboard route {path}"))),
+    }
+}
+
+fn view(endpoint: &WebhookEndpoint, with_secret: bool) -> Value {
+    let mut v = json!({
+        "url": endpoint.url,
+        "events": endpoint.events,
+        "created_at": endpoint.created_at,
+        "updated_at": endpoint.updated_at,
+    });
+    if with_secret {
+        v["secret"] = json!(endpoint.secret);
+    }
+    v
+}
+
+fn delivery_view(d: &DeliveryRecord) -> Value {
+    json!({
+        "event_id": d.event_id,
+        "type": d.event_type,
+        "payment_id": d.payment_id,
+        "attempt": d.attempt,
+        "at": d.at,
+        "delivered": d.delivered,
+        "status_code": d.status_code,
+        "error": d.error,
+        "duration_ms": d.duration_ms,
+    })
+}
+
+fn conflict() -> ApiError {
+    ApiError::conflict("concurrent_update", "the webhook changed while saving; read it and try again")
+}
+
+fn not_registered() -> ApiError {
+    ApiError::not_found("webhook_not_found", "no partner webhook is registered; PUT /referrals/webhook first")
+}
+
+async fn get<S: PartnerWebhooks>(store: &S, user: &UserId) -> Result<Response<Body>, ApiError> {
+    let endpoint = store.webhook_endpoint(user).await.map_err(unavailable)?.ok_or_else(not_registered)?;
+    Ok(shared::http::json(StatusCode::OK, &view(&endpoint, false)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PutBody {
+    url: String,
+    events: Vec<String>,
+}
+
+fn parse_events(raw: &[String]) -> Result<Vec<PartnerEventType>, ApiError> {
+    let invalid = || {
+        let all: Vec<&str> = PartnerEventType::ALL.iter().map(|t| t.as_str()).collect();
+        ApiError::bad_request("invalid_events", format!("events must be a non-empty list of: {}", all.join(", ")))
+    };
+    if raw.is_empty() || raw.len() > PartnerEventType::ALL.len() * 4 {
+        return Err(invalid());
+    }
+    let mut events = raw.iter().map(|e| PartnerEventType::parse(e)).collect::<Option<Vec<_>>>().ok_or_else(invalid)?;
+    events.sort();
+    events.dedup();
+    Ok(events)
+}
+
+async fn put<S: PartnerWebhooks>(
+    store: &S,
+    policy: UrlPolicy,
+    req: &Request,
+    user: &UserId,
+) -> Result<Response<Body>, ApiError> {
+    let body: PutBody = shared::http::parse_json(shared::http::body_bytes(req, MAX_BODY_BYTES)?)?;
+    let url = policy.validate(&body.url).map_err(|e| ApiError::bad_request("invalid_url", e.to_string()))?;
+    let url = url.to_string();
+    if url.len() > MAX_URL_LEN {
+        return Err(ApiError::bad_request("invalid_url", format!("url must be at most {MAX_URL_LEN} characters")));
+    }
+    let events = parse_events(&body.events)?;
+    let now = shared::clock::rfc3339(shared::clock::now());
+    let existing = store.webhook_endpoint(user).await.map_err(unavailable)?;
+    let created = existing.is_none();
+    let (endpoint, expected) = match existing {
+        None => (
+            WebhookEndpoint {
+                user_id: user.clone(),
+                url,
+                events,
+                secret: new_secret(),
+                created_at: now.clone(),
+                updated_at: now,
+                version: 1,
+            },
+            None,
+        ),
+        Some(old) => {
+            let read = old.version;
+            (WebhookEndpoint { url, events, updated_at: now, version: read + 1, ..old }, Some(read))
+        }
+    };
+    match store.save_webhook_endpoint(&endpoint, expected).await.map_err(unavailable)? {
+        SaveOutcome::Saved => {}
+        SaveOutcome::Conflict => return Err(conflict()),
+    }
+    tracing::info!(user_id = %user, created, events = ?endpoint.events, outcome = "webhook_saved", "partner webhook saved");
+    Ok(shared::http::json(StatusCode::OK, &view(&endpoint, created)))
+}
+
+async fn rotate<S: PartnerWebhooks>(store: &S, user: &UserId) -> Result<Response<Body>, ApiError> {
+    let old = store.webhook_endpoint(user).await.map_err(unavailable)?.ok_or_else(not_registered)?;
+    let read = old.version;
+    let endpoint = WebhookEndpoint {
+        secret: new_secret(),
+        updated_at: shared::clock::rfc3339(shared::clock::now()),
+        version: read + 1,
+        ..old
+    };
+    match store.save_webhook_endpoint(&endpoint, Some(read)).await.map_err(unavailable)? {
+        SaveOutcome::Saved => {}
+        SaveOutcome::Conflict => return Err(conflict()),
+    }
+    tracing::info!(user_id = %user, outcome = "webhook_secret_rotated", "partner webhook secret rotated");
+    Ok(shared::http::json(StatusCode::OK, &view(&endpoint, true)))
+}
+
+async fn delete<S: PartnerWebhooks>(store: &S, user: &UserId) -> Result<Response<Body>, ApiError> {
+    let deleted = store.delete_webhook_endpoint(user).await.map_err(unavailable)?;
+    tracing::info!(user_id = %user, deleted, outcome = "webhook_deleted", "partner webhook deleted");
+    Ok(Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::Empty)
+        .expect("static headers are valid"))
+}
+
+async fn deliveries<S: PartnerWebhooks>(store: &S, req: &Request, user: &UserId) -> Result<Response<Body>, ApiError> {
+    let limit = shared::http::limit_param(req, 20)?;
+    let cursor = shared::http::query_param(req, "cursor");
+    let page = store.list_deliveries(user, limit, cursor.as_deref()).await.map_err(|e| match e {
+        QueryError::Cursor(c) => ApiError::bad_request("invalid_cursor", c.to_string()),
+        QueryError::Store(s) => unavailable(s),
+    })?;
+    let items: Vec<Value> = page.items.iter().map(delivery_view).collect();
+    Ok(shared::http::json(StatusCode::OK, &json!({ "items": items, "next_cursor": page.next_cursor })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_validated_sorted_and_deduplicated() {
+        let raw = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            parse_events(&raw(&["bonus.reversed", "bonus.created", "bonus.created"])).unwrap(),
+            vec![PartnerEventType::BonusCreated, PartnerEventType::BonusReversed]
+        );
+        assert!(parse_events(&raw(&[])).is_err());
+        assert!(parse_events(&raw(&["bonus.created", "payout.sent"])).is_err());
+    }
+}
