@@ -9,6 +9,11 @@
 //! | referrer earnings per day | `USER#<user_id>`            | `DAY#<yyyy-mm-dd>` |                               |                                     |
 //! | bonus (one per payment)   | `BONUS#ref:auto:<payment>`  | `BONUS`         | `STATUS#<pending/failed>`, `<created_at>#<payment>` | `REFERRER#<id>`, `<created_at>#<payment>` |
 //! | payment uniqueness        | `PAYMENT#<payment>`         | `PAYMENT`       |                                  |                                     |
+//! | partner API key (hash)    | `APIKEY#<key_id>`           | `APIKEY`        |                                  |                                     |
+//! | API key rate window       | `APIKEY#<key_id>`           | `RL#<unix minute>` (TTL `expires_at`) |              |                                     |
+//! | user's API key listing    | `USER#<user_id>`            | `APIKEY#<key_id>` |                                |                                     |
+//! | user's active key count   | `USER#<user_id>`            | `APIKEYS`       |                                  |                                     |
+//! | user's campaign listing   | `USER#<user_id>`            | `CAMPAIGN#<name>` |                                |                                     |
 //!
 //! GSI1 is sparse: only bonuses a human may need to act on (`pending`, `failed`) carry its
 //! keys, so the moderation list never wades through credited history.
@@ -24,7 +29,7 @@
 //! The total is the sum of the shards, read with the code row in one `BatchGetItem`
 //! (`Codes::code`, dashboard KPIs); the code row itself stores no counter.
 
-use crate::domain::{BonusStatus, PaymentId, RefCode, UserId};
+use crate::domain::{ApiKeyId, BonusStatus, CampaignName, PaymentId, RefCode, UserId};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -89,4 +94,32 @@ pub fn referrer_gsi_pk(referrer: &UserId) -> String {
 /// Sort key shared by both bonus indexes: time first, payment id to break ties.
 pub fn bonus_gsi_sk(created_at: &str, payment: &PaymentId) -> String {
     format!("{created_at}#{payment}")
+}
+
+// ---- Partner API keys and campaign links (all `USER#` sort keys sort before `DAY#`). ----
+
+pub const SK_API_KEY: &str = "APIKEY";
+/// The per-user counter of active (not revoked) API keys.
+pub const SK_API_KEY_COUNT: &str = "APIKEYS";
+pub const API_KEY_LISTING_PREFIX: &str = "APIKEY#";
+pub const CAMPAIGN_PREFIX: &str = "CAMPAIGN#";
+
+/// `APIKEY#<key_id>`: the key item (with the secret's hash) and its rate-limit windows.
+pub fn api_key_pk(id: &ApiKeyId) -> String {
+    format!("APIKEY#{id}")
+}
+
+/// `APIKEY#<key_id>` under the owner's partition: the key's listing row (no hash).
+pub fn api_key_listing_sk(id: &ApiKeyId) -> String {
+    format!("{API_KEY_LISTING_PREFIX}{id}")
+}
+
+/// `RL#<unix minute>`: one fixed rate-limit window of a key.
+pub fn rate_window_sk(minute: i64) -> String {
+    format!("RL#{minute}")
+}
+
+/// `CAMPAIGN#<name>` under the owner's partition.
+pub fn campaign_sk(name: &CampaignName) -> String {
+    format!("{CAMPAIGN_PREFIX}{name}")
 }
