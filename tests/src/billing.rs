@@ -261,6 +261,7 @@ impl BillingHarness {
             cfg: dashboard::DashboardConfig {
                 link_base: url::Url::parse("https://www.example.com").expect("origin"),
                 public_base_path: String::new(),
+                api_key_rate_per_minute: dashboard::DEFAULT_API_KEY_RATE_PER_MINUTE,
             },
         }
     }
@@ -273,5 +274,20 @@ impl BillingHarness {
             headers.push(("authorization", a.as_str()));
         }
         dashboard::handle(&self.dashboard(), &request("GET", uri, &headers, Body::Empty)).await
+    }
+
+    /// Any method on `api` with raw headers (`authorization`, `x-api-key`, …) and a JSON body.
+    pub async fn dash_call(
+        &self,
+        api: &dashboard::DashboardApi<DynamoStore>,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Option<serde_json::Value>,
+    ) -> Response<Body> {
+        let mut headers = headers.to_vec();
+        headers.push(("content-type", "application/json"));
+        let body = body.map(|b| Body::Text(b.to_string())).unwrap_or(Body::Empty);
+        dashboard::handle(api, &request(method, uri, &headers, body)).await
     }
 }

@@ -7,6 +7,8 @@
 //! * `GET /referrals/kpis` — from write-time aggregates: constant cost at any history size
 //! * `GET /referrals/history?limit=&cursor=` — every bonus, newest first
 //! * `GET /openapi.json` — the OpenAPI 3.1 document of every HTTP endpoint (`infra/openapi.yaml`)
+//! * partner API keys and campaign links (`partner.rs`); the read routes above also accept an
+//!   API key with the `read` scope (`principal.rs`)
 //!
 //! KPI definitions: *total earned* = credited bonuses minus reversed credits, all time;
 //! *earned in the last 30 days* = the same for credits booked on the last 30 UTC days
@@ -14,6 +16,8 @@
 //! *signups* = users attributed to the referrer; *active referred users* = referred users
 //! whose latest bonus-earning top-up (≥ $5) falls in those 30 days; *clicks* = link clicks.
 
+pub mod partner;
+pub mod principal;
 pub mod qr;
 pub mod views;
 
@@ -22,8 +26,8 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::auth::JwtVerifier;
 use shared::config::{self, ConfigError, Source};
-use shared::domain::UserId;
-use shared::store::{BonusQueries, Dashboard, QueryError, Users};
+use shared::domain::{Scope, UserId};
+use shared::store::{ApiKeys, BonusQueries, Campaigns, Dashboard, QueryError, Users};
 use shared::ApiError;
 use url::Url;
 
@@ -32,6 +36,11 @@ const PAGE_JS: &str = include_str!("../../../infra/web/referrals.js");
 const PAGE_CSS: &str = include_str!("../../../infra/web/referrals.css");
 const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 const WINDOW_DAYS: i64 = 30;
+/// The routes an API key with the `read` scope may call (besides the JWT).
+const READ_ROUTES: [&str; 5] =
+    ["/referrals/link", "/referrals/qr.svg", "/referrals/qr.png", "/referrals/kpis", "/referrals/history"];
+/// Default requests per minute per API key (`API_KEY_RATE_PER_MINUTE`).
+pub const DEFAULT_API_KEY_RATE_PER_MINUTE: u32 = 120;
 
 #[derive(Debug, Clone)]
 pub struct DashboardConfig {
@@ -40,6 +49,8 @@ pub struct DashboardConfig {
     /// Path prefix under which this function is reachable (empty behind the HTTP API;
     /// `/lambda-url/dashboard` under `cargo lambda watch`), so the page finds its API.
     pub public_base_path: String,
+    /// Requests per minute one API key may make (fixed window); JWT callers are not limited.
+    pub api_key_rate_per_minute: u32,
 }
 
 impl DashboardConfig {
@@ -59,13 +70,26 @@ impl DashboardConfig {
                 reason: "must be empty or a path like /lambda-url/dashboard".into(),
             });
         }
-        Ok(Self { link_base, public_base_path })
+        let api_key_rate_per_minute =
+            config::parsed_or(src, "API_KEY_RATE_PER_MINUTE", DEFAULT_API_KEY_RATE_PER_MINUTE)?;
+        if api_key_rate_per_minute == 0 {
+            return Err(ConfigError::Invalid { key: "API_KEY_RATE_PER_MINUTE", reason: "must be at least 1".into() });
+        }
+        Ok(Self { link_base, public_base_path, api_key_rate_per_minute })
     }
 
     pub fn link(&self, code: &str) -> String {
         let mut url = self.link_base.clone();
         url.set_path("/");
         url.query_pairs_mut().clear().append_pair("ref", code);
+        url.into()
+    }
+
+    /// `<link_base>/?ref=CODE&utm_campaign=<campaign>`.
+    pub fn campaign_link(&self, code: &str, campaign: &str) -> String {
+        let mut url = self.link_base.clone();
+        url.set_path("/");
+        url.query_pairs_mut().clear().append_pair("ref", code).append_pair("utm_campaign", campaign);
         url.into()
     }
 }
@@ -78,7 +102,7 @@ pub struct DashboardApi<S> {
 
 pub async fn handle<S>(api: &DashboardApi<S>, req: &Request) -> Response<Body>
 where
-    S: Users + Dashboard + BonusQueries,
+    S: Users + Dashboard + BonusQueries + ApiKeys + Campaigns,
 {
     shared::http::respond(route(api, req).await)
 }
@@ -111,11 +135,14 @@ fn page(cfg: &DashboardConfig) -> Response<Body> {
 
 async fn route<S>(api: &DashboardApi<S>, req: &Request) -> Result<Response<Body>, ApiError>
 where
-    S: Users + Dashboard + BonusQueries,
+    S: Users + Dashboard + BonusQueries + ApiKeys + Campaigns,
 {
     let path = req.uri().path().trim_end_matches('/');
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        return Err(ApiError::method_not_allowed("GET"));
+    let allowed = partner::allowed_methods(path).unwrap_or("GET");
+    let method_ok = allowed.split(", ").any(|m| m == req.method().as_str())
+        || (req.method() == Method::HEAD && allowed.contains("GET"));
+    if !method_ok {
+        return Err(ApiError::method_not_allowed(allowed));
     }
     match path {
         "/referrals" => return Ok(page(&api.cfg)),
@@ -126,9 +153,19 @@ where
         "/openapi.json" => return Ok(static_file("application/json", OPENAPI_JSON.into(), "public, max-age=300")),
         _ => {}
     }
-    let claims = api.jwt.verify(req)?;
-    let user =
-        UserId::parse(&claims.sub).map_err(|_| ApiError::unauthorized("token subject is not a valid user id"))?;
+    let principal = match principal::authenticate(api, req).await {
+        Ok(principal) => principal,
+        Err(refusal) => return Ok(refusal.into_response()),
+    };
+    if let Some(result) = partner::route(api, req, &principal, path).await {
+        return result;
+    }
+    if !READ_ROUTES.contains(&path) {
+        return Err(ApiError::not_found("route_not_found", format!("no dashboard route {path}")));
+    }
+    // The caller's own link, QR codes, KPIs and history: `read` scope for API keys.
+    principal.require(Scope::Read)?;
+    let user = principal.user;
     match path {
         "/referrals/link" => {
             let code = api.store.ensure_code(&user).await.map_err(unavailable)?;
@@ -157,7 +194,7 @@ where
     }
 }
 
-fn unavailable(err: impl std::fmt::Display) -> ApiError {
+pub(crate) fn unavailable(err: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %err, "dashboard request failed on storage");
     ApiError::unavailable("storage is unavailable; retry")
 }

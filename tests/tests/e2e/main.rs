@@ -8,6 +8,7 @@ mod dashboard;
 mod hostile;
 mod openapi;
 mod operations;
+mod partner_api;
 mod redirect;
 mod reliability;
 mod retry;

@@ -118,7 +118,11 @@ impl Campaigns for DynamoStore {
             let raw = text("campaign")?;
             let name = CampaignName::parse(&raw)
                 .map_err(|e| StoreError::Corrupt { key: pk.clone(), reason: format!("campaign {raw:?}: {e}") })?;
-            out.push(CampaignStats { clicks: totals.get(name.as_str()).copied().unwrap_or(0), name, created_at: text("created_at")? });
+            out.push(CampaignStats {
+                clicks: totals.get(name.as_str()).copied().unwrap_or(0),
+                name,
+                created_at: text("created_at")?,
+            });
         }
         Ok(out)
     }
