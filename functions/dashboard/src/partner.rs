@@ -202,3 +202,37 @@ async fn list_campaigns<S: Users + Campaigns>(
         .collect();
     Ok(shared::http::json(StatusCode::OK, &json!({ "items": items })))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DashboardConfig;
+
+    #[test]
+    fn partner_paths_and_their_methods() {
+        assert_eq!(allowed_methods("/referrals/api-keys"), Some("GET, POST"));
+        assert_eq!(allowed_methods("/referrals/campaigns"), Some("GET, POST"));
+        assert_eq!(allowed_methods("/referrals/api-keys/abc"), Some("DELETE"));
+        assert_eq!(allowed_methods("/referrals/api-keysx"), None);
+        assert_eq!(allowed_methods("/referrals/kpis"), None);
+    }
+
+    #[test]
+    fn config_reads_the_rate_and_builds_campaign_links() {
+        let env: std::collections::HashMap<&str, &str> =
+            [("SITE_ORIGIN", "https://www.example.com"), ("API_KEY_RATE_PER_MINUTE", "30")].into();
+        let cfg = DashboardConfig::from_env(&env).unwrap();
+        assert_eq!(cfg.api_key_rate_per_minute, 30);
+        assert_eq!(
+            cfg.campaign_link("K7M2XQ", "spring-sale"),
+            "https://www.example.com/?ref=K7M2XQ&utm_campaign=spring-sale"
+        );
+        let default: std::collections::HashMap<&str, &str> = [("SITE_ORIGIN", "https://www.example.com")].into();
+        assert_eq!(DashboardConfig::from_env(&default).unwrap().api_key_rate_per_minute, 120);
+        for bad in ["0", "-1", "many"] {
+            let env: std::collections::HashMap<&str, &str> =
+                [("SITE_ORIGIN", "https://www.example.com"), ("API_KEY_RATE_PER_MINUTE", bad)].into();
+            assert!(DashboardConfig::from_env(&env).is_err(), "{bad}");
+        }
+    }
+}

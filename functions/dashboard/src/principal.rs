@@ -145,3 +145,38 @@ async fn with_api_key<S: ApiKeys>(api: &DashboardApi<S>, raw: &str) -> Result<Pr
     tracing::info!(api_key_id = %key_id, user_id = %record.owner_id, "api key accepted");
     Ok(Principal { user: record.owner_id, via: Via::ApiKey { key_id, scopes } })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_principal(scopes: &[&str]) -> Principal {
+        Principal {
+            user: UserId::parse("alice").unwrap(),
+            via: Via::ApiKey {
+                key_id: ApiKeyId::parse("abcdefghijkl").unwrap(),
+                scopes: Scopes::parse(scopes).unwrap(),
+            },
+        }
+    }
+
+    #[test]
+    fn scopes_gate_api_keys_and_sessions_pass() {
+        let session = Principal { user: UserId::parse("alice").unwrap(), via: Via::Jwt };
+        assert!(session.require(Scope::Read).is_ok() && session.require(Scope::Campaigns).is_ok());
+        assert!(session.require_jwt().is_ok());
+        let read = key_principal(&["read"]);
+        assert!(read.require(Scope::Read).is_ok());
+        let err = read.require(Scope::Campaigns).unwrap_err();
+        assert_eq!((err.status.as_u16(), err.code), (403, "insufficient_scope"));
+        assert_eq!(read.require_jwt().unwrap_err().status.as_u16(), 403);
+    }
+
+    #[test]
+    fn rate_limited_refusals_carry_retry_after() {
+        let resp = Refusal::RateLimited { retry_after_secs: 17, limit: 3 }.into_response();
+        assert_eq!(resp.status(), 429);
+        assert_eq!(resp.headers()["retry-after"], "17");
+        assert_eq!(resp.headers()["content-type"], "application/json");
+    }
+}
