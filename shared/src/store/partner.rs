@@ -89,7 +89,7 @@ pub trait ApiKeys: Send + Sync {
     /// The key item (one strongly consistent `GetItem`), if it exists.
     fn api_key(&self, id: &ApiKeyId) -> impl Future<Output = Result<Option<ApiKeyRecord>, StoreError>> + Send;
 
-    /// The user's keys, revoked ones included, oldest id first.
+    /// The user's keys, revoked ones included, ordered by key id.
     fn api_keys(&self, user: &UserId) -> impl Future<Output = Result<Vec<ApiKeySummary>, StoreError>> + Send;
 
     /// Revokes `user`'s key `id` at `at` (key item, listing row and counter in one transaction).
