@@ -267,6 +267,7 @@ impl BillingHarness {
                 public_base_path: String::new(),
                 leaderboard: shared::domain::leaderboard::LeaderboardKeys::new(LEADERBOARD_SECRET).expect("secret"),
                 webhook_urls: shared::domain::partner_webhook::UrlPolicy { allow_http_loopback: true },
+                api_key_rate_per_minute: dashboard::DEFAULT_API_KEY_RATE_PER_MINUTE,
             },
         }
     }
@@ -296,5 +297,20 @@ impl BillingHarness {
         }
         let body = body.map(|b| Body::Text(b.to_string())).unwrap_or(Body::Empty);
         dashboard::handle(&self.dashboard(), &request(method, uri, &headers, body)).await
+    }
+
+    /// Any method on `api` with raw headers (`authorization`, `x-api-key`, …) and a JSON body.
+    pub async fn dash_call_with(
+        &self,
+        api: &dashboard::DashboardApi<DynamoStore>,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Option<serde_json::Value>,
+    ) -> Response<Body> {
+        let mut headers = headers.to_vec();
+        headers.push(("content-type", "application/json"));
+        let body = body.map(|b| Body::Text(b.to_string())).unwrap_or(Body::Empty);
+        dashboard::handle(api, &request(method, uri, &headers, body)).await
     }
 }

@@ -10,6 +10,8 @@
 //! * `GET|PUT|DELETE /referrals/webhook`, `POST /referrals/webhook/rotate-secret`,
 //!   `GET /referrals/webhook/deliveries` — the partner webhook endpoint ([`webhooks`])
 //! * `GET /openapi.json` — the OpenAPI 3.1 document of every HTTP endpoint (`infra/openapi.yaml`)
+//! * partner API keys and campaign links (`partner.rs`); the read routes above also accept an
+//!   API key with the `read` scope (`principal.rs`)
 //!
 //! KPI definitions: *total earned* = credited bonuses minus reversed credits, all time;
 //! *earned in the last 30 days* = the same for credits booked on the last 30 UTC days
@@ -18,6 +20,8 @@
 //! whose latest bonus-earning top-up (≥ $5) falls in those 30 days; *clicks* = link clicks.
 
 pub mod leaderboard;
+pub mod partner;
+pub mod principal;
 pub mod qr;
 pub mod views;
 pub mod webhooks;
@@ -29,8 +33,8 @@ use shared::auth::JwtVerifier;
 use shared::config::{self, ConfigError, Source};
 use shared::domain::leaderboard::LeaderboardKeys;
 use shared::domain::partner_webhook::UrlPolicy;
-use shared::domain::UserId;
-use shared::store::{BonusQueries, Dashboard, Leaderboard, PartnerWebhooks, QueryError, Users};
+use shared::domain::{Scope, UserId};
+use shared::store::{ApiKeys, BonusQueries, Campaigns, Dashboard, Leaderboard, PartnerWebhooks, QueryError, Users};
 use shared::ApiError;
 use url::Url;
 
@@ -39,6 +43,11 @@ const PAGE_JS: &str = include_str!("../../../infra/web/referrals.js");
 const PAGE_CSS: &str = include_str!("../../../infra/web/referrals.css");
 const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 const WINDOW_DAYS: i64 = 30;
+/// The routes an API key with the `read` scope may call (besides the JWT).
+const READ_ROUTES: [&str; 5] =
+    ["/referrals/link", "/referrals/qr.svg", "/referrals/qr.png", "/referrals/kpis", "/referrals/history"];
+/// Default requests per minute per API key (`API_KEY_RATE_PER_MINUTE`).
+pub const DEFAULT_API_KEY_RATE_PER_MINUTE: u32 = 120;
 
 #[derive(Debug, Clone)]
 pub struct DashboardConfig {
@@ -51,6 +60,8 @@ pub struct DashboardConfig {
     pub leaderboard: LeaderboardKeys,
     /// Which partner webhook URLs may be registered (`WEBHOOK_ALLOW_HTTP_LOOPBACK`).
     pub webhook_urls: UrlPolicy,
+    /// Requests per minute one API key may make (fixed window); JWT callers are not limited.
+    pub api_key_rate_per_minute: u32,
 }
 
 impl DashboardConfig {
@@ -78,13 +89,26 @@ impl DashboardConfig {
         .ok_or(ConfigError::Invalid { key: "LEADERBOARD_SECRET", reason: "must be at least 32 characters".into() })?;
         let webhook_urls =
             UrlPolicy { allow_http_loopback: config::parsed_or(src, "WEBHOOK_ALLOW_HTTP_LOOPBACK", false)? };
-        Ok(Self { link_base, public_base_path, leaderboard, webhook_urls })
+        let api_key_rate_per_minute =
+            config::parsed_or(src, "API_KEY_RATE_PER_MINUTE", DEFAULT_API_KEY_RATE_PER_MINUTE)?;
+        if api_key_rate_per_minute == 0 {
+            return Err(ConfigError::Invalid { key: "API_KEY_RATE_PER_MINUTE", reason: "must be at least 1".into() });
+        }
+        Ok(Self { link_base, public_base_path, leaderboard, webhook_urls, api_key_rate_per_minute })
     }
 
     pub fn link(&self, code: &str) -> String {
         let mut url = self.link_base.clone();
         url.set_path("/");
         url.query_pairs_mut().clear().append_pair("ref", code);
+        url.into()
+    }
+
+    /// `<link_base>/?ref=CODE&utm_campaign=<campaign>`.
+    pub fn campaign_link(&self, code: &str, campaign: &str) -> String {
+        let mut url = self.link_base.clone();
+        url.set_path("/");
+        url.query_pairs_mut().clear().append_pair("ref", code).append_pair("utm_campaign", campaign);
         url.into()
     }
 }
@@ -97,7 +121,7 @@ pub struct DashboardApi<S> {
 
 pub async fn handle<S>(api: &DashboardApi<S>, req: &Request) -> Response<Body>
 where
-    S: Users + Dashboard + BonusQueries + Leaderboard + PartnerWebhooks,
+    S: Users + Dashboard + BonusQueries + Leaderboard + PartnerWebhooks + ApiKeys + Campaigns,
 {
     shared::http::respond(route(api, req).await)
 }
@@ -130,16 +154,20 @@ fn page(cfg: &DashboardConfig) -> Response<Body> {
 
 async fn route<S>(api: &DashboardApi<S>, req: &Request) -> Result<Response<Body>, ApiError>
 where
-    S: Users + Dashboard + BonusQueries + Leaderboard + PartnerWebhooks,
+    S: Users + Dashboard + BonusQueries + Leaderboard + PartnerWebhooks + ApiKeys + Campaigns,
 {
     let path = req.uri().path().trim_end_matches('/');
-    // `/referrals/profile` (PUT) and the webhook routes check their own methods; the rest is read-only.
-    if path != "/referrals/profile"
-        && !webhooks::owns(path)
-        && req.method() != Method::GET
-        && req.method() != Method::HEAD
-    {
-        return Err(ApiError::method_not_allowed("GET"));
+    // The webhook routes answer 405 themselves (their methods differ per path).
+    if !webhooks::owns(path) {
+        let allowed = match path {
+            "/referrals/profile" => "PUT",
+            _ => partner::allowed_methods(path).unwrap_or("GET"),
+        };
+        let method_ok = allowed.split(", ").any(|m| m == req.method().as_str())
+            || (req.method() == Method::HEAD && allowed.contains("GET"));
+        if !method_ok {
+            return Err(ApiError::method_not_allowed(allowed));
+        }
     }
     match path {
         "/referrals" => return Ok(page(&api.cfg)),
@@ -150,9 +178,36 @@ where
         "/openapi.json" => return Ok(static_file("application/json", OPENAPI_JSON.into(), "public, max-age=300")),
         _ => {}
     }
-    let claims = api.jwt.verify(req)?;
-    let user =
-        UserId::parse(&claims.sub).map_err(|_| ApiError::unauthorized("token subject is not a valid user id"))?;
+    let principal = match principal::authenticate(api, req).await {
+        Ok(principal) => principal,
+        Err(refusal) => return Ok(refusal.into_response()),
+    };
+    if let Some(result) = partner::route(api, req, &principal, path).await {
+        return result;
+    }
+    // The public name and the webhook endpoint change what others see or receive: the
+    // signed-in user only (JWT), like API key management. The leaderboard is a read.
+    match path {
+        "/referrals/leaderboard" => {
+            principal.require(Scope::Read)?;
+            return leaderboard::get(api, req, &principal.user).await;
+        }
+        "/referrals/profile" => {
+            principal.require_jwt()?;
+            return leaderboard::put_profile(api, req, &principal.user).await;
+        }
+        p if webhooks::owns(p) => {
+            principal.require_jwt()?;
+            return webhooks::route(&api.store, api.cfg.webhook_urls, req, &principal.user, p).await;
+        }
+        _ => {}
+    }
+    if !READ_ROUTES.contains(&path) {
+        return Err(ApiError::not_found("route_not_found", format!("no dashboard route {path}")));
+    }
+    // The caller's own link, QR codes, KPIs and history: `read` scope for API keys.
+    principal.require(Scope::Read)?;
+    let user = principal.user;
     match path {
         "/referrals/link" => {
             let code = api.store.ensure_code(&user).await.map_err(unavailable)?;
@@ -177,9 +232,6 @@ where
             let items: Vec<_> = page.items.iter().map(views::history_item).collect();
             Ok(shared::http::json(StatusCode::OK, &json!({ "items": items, "next_cursor": page.next_cursor })))
         }
-        "/referrals/leaderboard" => leaderboard::get(api, req, &user).await,
-        "/referrals/profile" => leaderboard::put_profile(api, req, &user).await,
-        p if webhooks::owns(p) => webhooks::route(&api.store, api.cfg.webhook_urls, req, &user, p).await,
         _ => Err(ApiError::not_found("route_not_found", format!("no dashboard route {path}"))),
     }
 }

@@ -4,6 +4,7 @@
 //! A bad or unknown code never breaks the landing page: the visitor is still redirected,
 //! just without a cookie. If DynamoDB is unreachable, a syntactically valid code still
 //! gets its cookie (attribution is re-validated at signup) and the click goes uncounted.
+//! A valid `utm_campaign` also counts the click for that campaign if it is registered.
 
 pub mod plan;
 
@@ -76,7 +77,7 @@ pub async fn handle<S: Codes>(store: &S, cfg: &RedirectConfig, req: &Request) ->
     let (outcome, cookie_for) = match plan.ref_param {
         RefParam::Absent => ("no_ref", None),
         RefParam::Malformed => ("malformed_code", None),
-        RefParam::Valid(code) => match store.record_click(&code).await {
+        RefParam::Valid(code) => match click(store, code, plan.campaign).await {
             Ok(ClickOutcome::Counted) => {
                 shared::metrics::count("Clicks", &[("code", code.as_str())]);
                 ("counted", Some(code))
@@ -92,6 +93,7 @@ pub async fn handle<S: Codes>(store: &S, cfg: &RedirectConfig, req: &Request) ->
     tracing::info!(
         outcome,
         code = cookie_for.map(|c| c.to_string()),
+        campaign = plan.campaign.as_ref().map(|c| c.as_str()),
         cookie_set = set_cookie.is_some(),
         "referral redirect"
     );
@@ -107,6 +109,18 @@ pub async fn handle<S: Codes>(store: &S, cfg: &RedirectConfig, req: &Request) ->
         tracing::error!(error = %err, "redirect response could not be built");
         ApiError::internal().into_response()
     })
+}
+
+/// Counts the click, with its campaign when the link carries a valid `utm_campaign`.
+async fn click<S: Codes>(
+    store: &S,
+    code: RefCode,
+    campaign: Option<shared::domain::CampaignName>,
+) -> Result<ClickOutcome, shared::store::StoreError> {
+    match campaign {
+        Some(campaign) => store.record_campaign_click(&code, &campaign).await,
+        None => store.record_click(&code).await,
+    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,10 @@
 //!   change scheme or host (no open redirect, no header injection).
 //! * Every `ref` parameter is removed; all other parameters keep their order.
 //! * First-touch (default): a valid `ref` cookie already present is kept.
+//! * `utm_campaign` (like every other parameter) stays in the `Location`; the first one, if
+//!   it is a valid campaign name, also selects the campaign counter of the click.
 
-use shared::domain::RefCode;
+use shared::domain::{CampaignName, RefCode};
 use url::Url;
 
 /// Which click wins when a visitor follows several referral links.
@@ -33,6 +35,8 @@ pub struct Plan {
     pub ref_param: RefParam,
     /// A valid referral cookie the visitor already carries.
     pub existing: Option<RefCode>,
+    /// The first `utm_campaign`, when it is a valid campaign name (stack-allocated).
+    pub campaign: Option<CampaignName>,
 }
 
 impl Plan {
@@ -56,6 +60,8 @@ pub fn plan<'a>(
     let mut ref_param = RefParam::Absent;
     let mut kept = form_urlencoded::Serializer::new(String::new());
     let mut any_kept = false;
+    let mut campaign = None;
+    let mut campaign_seen = false;
     for (key, value) in form_urlencoded::parse(raw_query.unwrap_or("").as_bytes()) {
         if key == "ref" {
             if ref_param == RefParam::Absent {
@@ -65,6 +71,10 @@ pub fn plan<'a>(
                 };
             }
             continue;
+        }
+        if key == "utm_campaign" && !campaign_seen {
+            campaign_seen = true;
+            campaign = CampaignName::parse(&value).ok();
         }
         kept.append_pair(&key, &value);
         any_kept = true;
@@ -77,7 +87,7 @@ pub fn plan<'a>(
     location.set_query(any_kept.then(|| kept.finish()).as_deref());
     location.set_fragment(None);
 
-    Plan { location: location.into(), ref_param, existing: existing_cookie(cookie_headers) }
+    Plan { location: location.into(), ref_param, existing: existing_cookie(cookie_headers), campaign }
 }
 
 /// The first valid `ref` cookie across all `Cookie` headers.
@@ -143,6 +153,19 @@ mod tests {
         let plan = p("/", Some("x=%0D%0ASet-Cookie:%20a=b&ref=K7M2XQ"));
         assert!(!plan.location.contains('\r') && !plan.location.contains('\n'));
         assert_eq!(plan.location, "https://www.example.com/?x=%0D%0ASet-Cookie%3A+a%3Db");
+    }
+
+    #[test]
+    fn utm_parameters_stay_and_the_first_valid_campaign_is_picked() {
+        let plan = p("/", Some("ref=K7M2XQ&utm_campaign=spring-sale&utm_source=partner&utm_campaign=other"));
+        assert_eq!(
+            plan.location,
+            "https://www.example.com/?utm_campaign=spring-sale&utm_source=partner&utm_campaign=other"
+        );
+        assert_eq!(plan.campaign, Some(CampaignName::parse("spring-sale").unwrap()));
+        assert_eq!(p("/", Some("ref=K7M2XQ&utm_campaign=Bad%20Name")).campaign, None);
+        assert_eq!(p("/", Some("ref=K7M2XQ&utm_campaign=Bad&utm_campaign=ok")).campaign, None, "first one only");
+        assert_eq!(p("/", Some("ref=K7M2XQ")).campaign, None);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Domain rules in plain Rust (no AWS types): codes, money, ids, and the referral rules.
 
+pub mod api_key;
 pub mod bonus;
+pub mod campaign;
 pub mod code;
 pub mod ids;
 pub mod ip;
@@ -9,7 +11,9 @@ pub mod money;
 pub mod partner_webhook;
 pub mod signature;
 
+pub use api_key::{ApiKeyId, Scope, Scopes};
 pub use bonus::{BonusPolicy, BonusStatus, Decision, HoldReason, TopupContext};
+pub use campaign::CampaignName;
 pub use code::{RefCode, RefCodeError};
 pub use ids::{IdError, PaymentId, UserId};
 pub use money::{MoneyError, Rate, Usd};

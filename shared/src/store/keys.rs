@@ -12,6 +12,11 @@
 //! | referrer earnings per month | `USER#<user_id>`          | `STATS#<yyyy-mm>` |                                |                                     |
 //! | partner webhook endpoint  | `USER#<user_id>`            | `WEBHOOK`       |                                  |                                     |
 //! | partner webhook delivery  | `USER#<user_id>`            | `WEBHOOK#DELIVERY#<at>#<event_id>#<attempt>` (TTL 30 d) |  |                                     |
+//! | partner API key (hash)    | `APIKEY#<key_id>`           | `APIKEY`        |                                  |                                     |
+//! | API key rate window       | `APIKEY#<key_id>`           | `RL#<unix minute>` (TTL `expires_at`) |              |                                     |
+//! | user's API key listing    | `USER#<user_id>`            | `APIKEY#<key_id>` |                                |                                     |
+//! | user's active key count   | `USER#<user_id>`            | `APIKEYS`       |                                  |                                     |
+//! | user's campaign listing   | `USER#<user_id>`            | `CAMPAIGN#<name>` |                                |                                     |
 //!
 //! GSI3 (leaderboard, KEYS_ONLY): `LBPK` (S) = `LB#all` on `STATS`, `LB#<yyyy-mm>` on
 //! `STATS#<yyyy-mm>`; `LBSCORE` (N) = credited minus reversed earnings, moved by `ADD` in
@@ -31,7 +36,7 @@
 //! The total is the sum of the shards, read with the code row in one `BatchGetItem`
 //! (`Codes::code`, dashboard KPIs); the code row itself stores no counter.
 
-use crate::domain::{BonusStatus, PaymentId, RefCode, UserId};
+use crate::domain::{ApiKeyId, BonusStatus, CampaignName, PaymentId, RefCode, UserId};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -117,4 +122,32 @@ pub fn bonus_gsi_sk(created_at: &str, payment: &PaymentId) -> String {
 /// `WEBHOOK#DELIVERY#<rfc3339>#<event_id>#<attempt>`: one delivery attempt, sorted by time.
 pub fn webhook_delivery_sk(at: &str, event_id: &str, attempt: u32) -> String {
     format!("{SK_WEBHOOK_DELIVERY_PREFIX}{at}#{event_id}#{attempt:02}")
+}
+
+// ---- Partner API keys and campaign links (all `USER#` sort keys sort before `DAY#`). ----
+
+pub const SK_API_KEY: &str = "APIKEY";
+/// The per-user counter of active (not revoked) API keys.
+pub const SK_API_KEY_COUNT: &str = "APIKEYS";
+pub const API_KEY_LISTING_PREFIX: &str = "APIKEY#";
+pub const CAMPAIGN_PREFIX: &str = "CAMPAIGN#";
+
+/// `APIKEY#<key_id>`: the key item (with the secret's hash) and its rate-limit windows.
+pub fn api_key_pk(id: &ApiKeyId) -> String {
+    format!("APIKEY#{id}")
+}
+
+/// `APIKEY#<key_id>` under the owner's partition: the key's listing row (no hash).
+pub fn api_key_listing_sk(id: &ApiKeyId) -> String {
+    format!("{API_KEY_LISTING_PREFIX}{id}")
+}
+
+/// `RL#<unix minute>`: one fixed rate-limit window of a key.
+pub fn rate_window_sk(minute: i64) -> String {
+    format!("RL#{minute}")
+}
+
+/// `CAMPAIGN#<name>` under the owner's partition.
+pub fn campaign_sk(name: &CampaignName) -> String {
+    format!("{CAMPAIGN_PREFIX}{name}")
 }

@@ -6,6 +6,7 @@
 pub mod cursor;
 pub mod dynamo;
 pub mod keys;
+pub mod partner;
 pub mod records;
 
 use std::future::Future;
@@ -13,6 +14,7 @@ use std::future::Future;
 use crate::domain::{BonusStatus, PaymentId, Rate, RefCode, UserId};
 
 pub use dynamo::DynamoStore;
+pub use partner::{ApiKeys, Campaigns};
 pub use records::{BonusRecord, CodeRecord, DeliveryRecord, HistoryEntry, UserProfile, WebhookEndpoint};
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +58,18 @@ pub trait Codes: Send + Sync {
     /// Counts one click if the code exists: a single conditional `UpdateItem` on one of the
     /// code's click shards (`keys::CLICK_SHARDS`).
     fn record_click(&self, code: &RefCode) -> impl Future<Output = Result<ClickOutcome, StoreError>> + Send;
+
+    /// Counts one click for `code` and, if the campaign is registered for the code, for
+    /// `campaign` too (one conditional `UpdateItem` on DynamoDB). An unregistered campaign
+    /// still counts the click, without a campaign. Stores without campaigns count the click.
+    fn record_campaign_click(
+        &self,
+        code: &RefCode,
+        campaign: &crate::domain::CampaignName,
+    ) -> impl Future<Output = Result<ClickOutcome, StoreError>> + Send {
+        let _ = campaign;
+        self.record_click(code)
+    }
 
     /// The code row with `clicks` summed over its shards, if the code exists.
     fn code(&self, code: &RefCode) -> impl Future<Output = Result<Option<CodeRecord>, StoreError>> + Send;

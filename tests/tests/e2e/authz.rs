@@ -2,7 +2,9 @@
 //! rate, attribution) and the dashboard API (link, qr.png, qr.svg, kpis, history) × {no token,
 //! user, another user, admin, forged tokens}, with the exact status and proof that a refused call
 //! changed nothing and that a dashboard token only ever reads its own user's data; the signed
-//! endpoints (signup, webhook) × {missing, malformed, wrong, cross-endpoint, expired, valid}.
+//! endpoints (signup, webhook) × {missing, malformed, wrong, cross-endpoint, expired, valid};
+//! the partner API (API keys, campaigns, and the read routes by API key) × {every token above,
+//! scoped, revoked and forged API keys}.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -304,4 +306,139 @@ async fn signed_endpoints_accept_only_a_fresh_signature_with_their_own_secret() 
     let req = BillingHarness::signed("/signups", &signup, SIGNUP_SECRET);
     assert_eq!(body_json(&signup::handle(h.store(), &h.signup_cfg, &req).await)["attributed"], true);
     println!("RELIABILITY authz_signed endpoints=2 refused_calls={calls} accepted_calls=2");
+}
+
+/// Creates an API key for `user` through the real handler; returns (key, key_id).
+async fn api_key(h: &BillingHarness, user: &str, scopes: &[&str]) -> (String, String) {
+    let auth = format!("Bearer {}", token(user, None, 600));
+    let resp = h
+        .dash_call_with(
+            &h.dashboard(),
+            "POST",
+            "/referrals/api-keys",
+            &[("authorization", &auth)],
+            Some(json!({"name": "matrix", "scopes": scopes})),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let v = body_json(&resp);
+    (v["key"].as_str().unwrap().to_string(), v["key_id"].as_str().unwrap().to_string())
+}
+
+/// The table without the per-key rate windows (every key call counts in one, refused or not).
+async fn table_without_rate_windows(h: &BillingHarness) -> Vec<String> {
+    let items = h.stack.all_items().await;
+    let mut items: Vec<String> = items
+        .iter()
+        .filter(|item| !matches!(item.get("SK"), Some(AttributeValue::S(sk)) if sk.starts_with("RL#")))
+        .map(canon_item)
+        .collect();
+    items.sort();
+    items
+}
+
+#[tokio::test]
+async fn partner_routes_answer_by_token_kind_and_scope() {
+    let h = seeded().await;
+    let (read_key, _) = api_key(&h, "alice", &["read"]).await;
+    let (campaigns_key, _) = api_key(&h, "alice", &["campaigns"]).await;
+    let (revoked_key, revoked_id) = api_key(&h, "alice", &["read", "campaigns"]).await;
+    let (zed_key, zed_key_id) = api_key(&h, "zed", &["read", "campaigns"]).await;
+    let alice = format!("Bearer {}", token("alice", None, 600));
+    let resp = h
+        .dash_call_with(
+            &h.dashboard(),
+            "DELETE",
+            &format!("/referrals/api-keys/{revoked_id}"),
+            &[("authorization", &alice)],
+            None,
+        )
+        .await;
+    assert_eq!(resp.status(), 204);
+    let forged_secret = format!("{}{}", &read_key[..read_key.len() - 40], "A".repeat(40));
+
+    let mut key_callers: Vec<(&str, Option<String>)> = callers();
+    key_callers.extend([
+        ("key read", Some(format!("Bearer {read_key}"))),
+        ("key campaigns", Some(format!("Bearer {campaigns_key}"))),
+        ("key, revoked", Some(format!("Bearer {revoked_key}"))),
+        ("key, wrong secret", Some(format!("Bearer {forged_secret}"))),
+        ("key, malformed", Some("Bearer rk_live_nope".to_string())),
+    ]);
+    let zed_delete = format!("/referrals/api-keys/{zed_key_id}");
+    // (route, method, uri, body)
+    let routes: Vec<(&str, &str, String, Option<Value>)> = vec![
+        ("link", "GET", "/referrals/link".into(), None),
+        ("qr.png", "GET", "/referrals/qr.png?size=256".into(), None),
+        ("qr.svg", "GET", "/referrals/qr.svg".into(), None),
+        ("kpis", "GET", "/referrals/kpis".into(), None),
+        ("history", "GET", "/referrals/history".into(), None),
+        ("list keys", "GET", "/referrals/api-keys".into(), None),
+        ("create key", "POST", "/referrals/api-keys".into(), Some(json!({"name": "m", "scopes": ["read"]}))),
+        ("revoke zed's key", "DELETE", zed_delete.clone(), None),
+        ("list campaigns", "GET", "/referrals/campaigns".into(), None),
+        ("create campaign", "POST", "/referrals/campaigns".into(), Some(json!({"campaign": "matrix"}))),
+    ];
+    let expected = |caller: &str, route: &str| -> u16 {
+        let reads = ["link", "qr.png", "qr.svg", "kpis", "history"].contains(&route);
+        let campaigns = route.ends_with("campaigns") || route == "create campaign";
+        match caller {
+            c if is_forged(c) || c == "key, revoked" || c == "key, malformed" => 401,
+            "key read" if reads => 200,
+            "key campaigns" if route == "create campaign" => 201,
+            "key campaigns" if campaigns => 200,
+            c if c.starts_with("key") => 403,
+            // Valid session tokens: everything, but zed's key is not theirs.
+            _ if route == "revoke zed's key" => 404,
+            _ if route == "create key" || route == "create campaign" => 201,
+            _ => 200,
+        }
+    };
+    let mut calls = 0;
+    let mut campaign_creators = std::collections::HashSet::new();
+    for (caller, auth) in &key_callers {
+        let before = table_without_rate_windows(&h).await;
+        let mut wrote = false;
+        for (route, method, uri, body) in &routes {
+            let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+            let resp = h.dash_call_with(&h.dashboard(), method, uri, &headers, body.clone()).await;
+            calls += 1;
+            let mut want = expected(caller, route);
+            // alice's session and her campaigns key share one campaign namespace.
+            if want == 201 && *route == "create campaign" {
+                let owner = if caller.starts_with("key") || *caller == "user alice" { "alice" } else { caller };
+                if !campaign_creators.insert(owner.to_string()) {
+                    want = 409;
+                }
+            }
+            assert_eq!(resp.status().as_u16(), want, "{method} {uri} as {caller}");
+            if want >= 400 {
+                assert!(body_json(&resp)["error"]["code"].is_string(), "{route} as {caller}");
+            }
+            wrote |= want == 201;
+        }
+        if !wrote {
+            assert_eq!(table_without_rate_windows(&h).await, before, "{caller} changed the table");
+        }
+    }
+    // zed's key survived every attempt to revoke it.
+    let resp = h.dash_call_with(&h.dashboard(), "GET", "/referrals/link", &[("x-api-key", &zed_key)], None).await;
+    assert_eq!(resp.status(), 200);
+    // A key reads its owner's data only, whatever the query or headers say.
+    let v = body_json(
+        &h.dash_call_with(
+            &h.dashboard(),
+            "GET",
+            "/referrals/kpis?user_id=alice",
+            &[("x-api-key", &zed_key), ("x-user-id", "alice")],
+            None,
+        )
+        .await,
+    );
+    assert_eq!(v["total_earned"], "0.00", "zed's key sees zed's numbers: {v}");
+    println!(
+        "RELIABILITY authz_partner routes={} callers={} calls={calls} cross_user_leaks=0",
+        routes.len(),
+        key_callers.len()
+    );
 }

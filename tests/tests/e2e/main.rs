@@ -9,6 +9,7 @@ mod hostile;
 mod leaderboard;
 mod openapi;
 mod operations;
+mod partner_api;
 mod partner_webhooks;
 mod redirect;
 mod reliability;

@@ -93,6 +93,73 @@ async fn every_documented_operation_answers_as_documented() {
         let resp = h.dash_get(path, Some("alice"), &[]).await;
         c.check(path, "get", resp.status().as_u16(), None);
     }
+    // Partner API: keys (session token) and campaigns (session or a key), each status seen.
+    let alice = format!("Bearer {}", token("alice", None, 600));
+    let api = h.dashboard();
+    let as_alice = [("authorization", alice.as_str())];
+    let new_key = json!({"name": "partner", "scopes": ["read"]});
+    let resp = h.dash_call_with(&api, "POST", "/referrals/api-keys", &as_alice, Some(new_key.clone())).await;
+    c.check("/referrals/api-keys", "post", resp.status().as_u16(), Some(&body_json(&resp)));
+    let created = body_json(&resp);
+    let key = format!("Bearer {}", created["key"].as_str().unwrap());
+    let as_key = [("authorization", key.as_str())];
+    let resp = h.dash_call_with(&api, "POST", "/referrals/api-keys", &as_alice, Some(json!({"name": ""}))).await;
+    c.check("/referrals/api-keys", "post", resp.status().as_u16(), Some(&body_json(&resp)));
+    let resp = h.dash_call_with(&api, "POST", "/referrals/api-keys", &as_key, Some(new_key)).await;
+    c.check("/referrals/api-keys", "post", resp.status().as_u16(), Some(&body_json(&resp)));
+    for headers in [&as_alice[..], &as_key[..], &[]] {
+        let resp = h.dash_call_with(&api, "GET", "/referrals/api-keys", headers, None).await;
+        c.check("/referrals/api-keys", "get", resp.status().as_u16(), Some(&body_json(&resp)));
+    }
+    for path in ["/referrals/link", "/referrals/kpis", "/referrals/history"] {
+        let resp = h.dash_call_with(&api, "GET", path, &as_key, None).await;
+        c.check(path, "get", resp.status().as_u16(), Some(&body_json(&resp)));
+    }
+    let campaign = json!({"campaign": "spring-sale"});
+    for (headers, body) in [
+        (&as_alice[..], campaign.clone()),
+        (&as_alice[..], campaign.clone()),
+        (&as_alice[..], json!({"campaign": "Bad Name"})),
+        (&as_key[..], campaign.clone()),
+    ] {
+        let resp = h.dash_call_with(&api, "POST", "/referrals/campaigns", headers, Some(body)).await;
+        c.check("/referrals/campaigns", "post", resp.status().as_u16(), Some(&body_json(&resp)));
+    }
+    for headers in [&as_alice[..], &as_key[..]] {
+        let resp = h.dash_call_with(&api, "GET", "/referrals/campaigns", headers, None).await;
+        c.check("/referrals/campaigns", "get", resp.status().as_u16(), Some(&body_json(&resp)));
+    }
+    let revoke = format!("/referrals/api-keys/{}", created["key_id"].as_str().unwrap());
+    let mallory = format!("Bearer {}", token("mallory", None, 600));
+    let resp = h.dash_call_with(&api, "DELETE", &revoke, &[("authorization", &mallory)], None).await;
+    c.check("/referrals/api-keys/{key_id}", "delete", resp.status().as_u16(), Some(&body_json(&resp)));
+    let resp = h.dash_call_with(&api, "DELETE", &revoke, &as_key, None).await;
+    c.check("/referrals/api-keys/{key_id}", "delete", resp.status().as_u16(), Some(&body_json(&resp)));
+    let resp = h.dash_call_with(&api, "DELETE", &revoke, &as_alice, None).await;
+    c.check("/referrals/api-keys/{key_id}", "delete", resp.status().as_u16(), None);
+    let resp = h.dash_call_with(&api, "GET", "/referrals/kpis", &as_key, None).await;
+    c.check("/referrals/kpis", "get", resp.status().as_u16(), Some(&body_json(&resp)));
+    let mut limited = h.dashboard();
+    limited.cfg.api_key_rate_per_minute = 1;
+    let created = body_json(
+        &h.dash_call_with(
+            &api,
+            "POST",
+            "/referrals/api-keys",
+            &as_alice,
+            Some(json!({"name": "n", "scopes": ["read"]})),
+        )
+        .await,
+    );
+    let key = format!("Bearer {}", created["key"].as_str().unwrap());
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let resp = h.dash_call_with(&limited, "GET", "/referrals/link", &[("authorization", &key)], None).await;
+        statuses.push(resp.status().as_u16());
+        c.check("/referrals/link", "get", resp.status().as_u16(), Some(&body_json(&resp)));
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+
     let resp = h.dash_get("/openapi.json", None, &[]).await;
     c.check("/openapi.json", "get", resp.status().as_u16(), None);
     assert_eq!(body_json(&resp), c.doc, "/openapi.json serves infra/openapi.yaml");

@@ -2,13 +2,17 @@
 //!
 //! * A click is one conditional `UpdateItem` on a random shard: one round trip, and an
 //!   unknown code (no shard item) writes nothing.
+//! * A click with a registered `utm_campaign` is the same single `UpdateItem`, adding to the
+//!   shard's `camp_<name>` counter too (pre-created by `campaigns.rs`); an unregistered name
+//!   falls back to the plain click (a second round trip, only for unregistered names).
 //! * Reading the count is one `BatchGetItem` of the code row and its `CLICK_SHARDS` shards.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use rand::Rng;
 
 use super::{from_item, item_key, keys, n, number, s, sdk_error, DynamoStore, PK, SK};
-use crate::domain::{RefCode, UserId};
+use crate::domain::{CampaignName, RefCode, UserId};
 use crate::store::{ClickOutcome, CodeRecord, Codes, StoreError};
 
 impl DynamoStore {
@@ -57,6 +61,40 @@ impl Codes for DynamoStore {
                 Ok(ClickOutcome::UnknownCode)
             }
             Err(e) => Err(sdk_error("UpdateItem(click)", e)),
+        }
+    }
+
+    async fn record_campaign_click(&self, code: &RefCode, campaign: &CampaignName) -> Result<ClickOutcome, StoreError> {
+        let shard = rand::rng().random_range(0..keys::CLICK_SHARDS);
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table.as_ref())
+            .key(PK, s(keys::click_shard_pk(code, shard)))
+            .key(SK, s(keys::SK_CLICKS))
+            .update_expression("ADD clicks :one, #camp :one")
+            .condition_expression("attribute_exists(PK) AND attribute_exists(#camp)")
+            .expression_attribute_names("#camp", campaign.counter_attribute())
+            .expression_attribute_values(":one", n(1))
+            // On a failed condition DynamoDB returns the shard, if it exists: tells an
+            // unregistered campaign (count the plain click) from an unknown code (write nothing).
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(ClickOutcome::Counted),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    if failed.item().is_some_and(|item| !item.is_empty()) {
+                        // Registered campaigns only: an arbitrary name never adds an attribute.
+                        tracing::info!(code = %code, campaign = %campaign, "unregistered campaign; counting the click without it");
+                        self.record_click(code).await
+                    } else {
+                        Ok(ClickOutcome::UnknownCode)
+                    }
+                }
+                _ => Err(sdk_error("UpdateItem(campaign click)", e)),
+            },
         }
     }
 

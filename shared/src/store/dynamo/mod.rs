@@ -11,8 +11,10 @@ use aws_sdk_dynamodb::Client;
 pub(crate) use super::keys::{self, PK, SK};
 use super::StoreError;
 
+mod api_keys;
 mod attributions;
 mod bonuses;
+mod campaigns;
 mod codes;
 mod dashboard;
 mod leaderboard;

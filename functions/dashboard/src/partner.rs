@@ -1,0 +1,238 @@
+//! The partner API's own routes:
+//!
+//! * `POST /referrals/api-keys` `{"name", "scopes": ["read", "campaigns"]}` → 201 with the
+//!   full key (shown this once; only its SHA-256 is stored); `GET` lists keys without
+//!   secrets; `DELETE /referrals/api-keys/{key_id}` revokes at once (204; another user's → 404).
+//!   Session token (JWT) only: an API key can never create or revoke keys.
+//! * `POST /referrals/campaigns` `{"campaign": "spring-sale"}` → 201 with the campaign link
+//!   `<link_base>/?ref=CODE&utm_campaign=spring-sale`; `GET` lists campaigns with their
+//!   clicks. JWT or an API key with the `campaigns` scope.
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+use shared::domain::api_key::{self, GeneratedKey};
+use shared::domain::campaign::{CampaignName, MAX_CAMPAIGNS};
+use shared::domain::{ApiKeyId, Scope, Scopes};
+use shared::store::partner::{ApiKeyRecord, ApiKeySummary, CampaignOutcome, CreateKeyOutcome, RevokeOutcome};
+use shared::store::{ApiKeys, Campaigns, Users};
+use shared::ApiError;
+
+use crate::principal::Principal;
+use crate::{unavailable, DashboardApi};
+
+pub const API_KEYS_PATH: &str = "/referrals/api-keys";
+pub const CAMPAIGNS_PATH: &str = "/referrals/campaigns";
+/// Request bodies here are tiny.
+const MAX_BODY_BYTES: usize = 4 * 1024;
+
+/// The methods a partner route accepts, or `None` for paths this module does not own.
+pub fn allowed_methods(path: &str) -> Option<&'static str> {
+    match path {
+        API_KEYS_PATH | CAMPAIGNS_PATH => Some("GET, POST"),
+        p if p.strip_prefix(API_KEYS_PATH).is_some_and(|rest| rest.starts_with('/')) => Some("DELETE"),
+        _ => None,
+    }
+}
+
+/// Routes `path` if it belongs to the partner API.
+pub async fn route<S>(
+    api: &DashboardApi<S>,
+    req: &Request,
+    principal: &Principal,
+    path: &str,
+) -> Option<Result<Response<Body>, ApiError>>
+where
+    S: Users + ApiKeys + Campaigns,
+{
+    let method = req.method();
+    Some(match path {
+        API_KEYS_PATH if method == Method::POST => create_key(api, req, principal).await,
+        API_KEYS_PATH => list_keys(api, principal).await,
+        CAMPAIGNS_PATH if method == Method::POST => create_campaign(api, req, principal).await,
+        CAMPAIGNS_PATH => list_campaigns(api, principal).await,
+        _ => {
+            let key_id = path.strip_prefix(API_KEYS_PATH)?.strip_prefix('/')?;
+            revoke_key(api, principal, key_id).await
+        }
+    })
+}
+
+#[derive(Deserialize)]
+struct NewKey {
+    name: String,
+    scopes: Vec<String>,
+}
+
+fn key_view(key: &ApiKeySummary) -> serde_json::Value {
+    json!({
+        "key_id": key.key_id,
+        "name": key.name,
+        "scopes": key.scopes,
+        "hint": key.hint,
+        "created_at": key.created_at,
+        "revoked_at": key.revoked_at,
+    })
+}
+
+async fn create_key<S: ApiKeys>(
+    api: &DashboardApi<S>,
+    req: &Request,
+    principal: &Principal,
+) -> Result<Response<Body>, ApiError> {
+    principal.require_jwt()?;
+    let body: NewKey = shared::http::parse_json(shared::http::body_bytes(req, MAX_BODY_BYTES)?)?;
+    let name = api_key::validate_name(&body.name).map_err(|e| ApiError::bad_request("invalid_name", e.to_string()))?;
+    let scopes = Scopes::parse(&body.scopes).map_err(|e| ApiError::bad_request("invalid_scopes", e.to_string()))?;
+    let created_at = shared::clock::rfc3339(shared::clock::now());
+    // A key id collision (62 bits) is astronomically unlikely; draw again a couple of times.
+    for _ in 0..3 {
+        let key = GeneratedKey::random();
+        let record = ApiKeyRecord {
+            key_id: key.id.clone(),
+            owner_id: principal.user.clone(),
+            name: name.clone(),
+            scopes: scopes.names().into_iter().map(String::from).collect(),
+            secret_hash: key.secret_hash(),
+            hint: key.hint(),
+            created_at: created_at.clone(),
+            revoked_at: None,
+        };
+        match api.store.create_api_key(&record, api_key::MAX_ACTIVE_KEYS).await.map_err(unavailable)? {
+            CreateKeyOutcome::Created => {
+                tracing::info!(user_id = %principal.user, api_key_id = %key.id, scopes = ?scopes.names(), "api key created");
+                let mut view = key_view(&record.summary());
+                view["key"] = json!(key.reveal());
+                return Ok(shared::http::json(StatusCode::CREATED, &view));
+            }
+            CreateKeyOutcome::LimitReached => {
+                return Err(ApiError::conflict(
+                    "api_key_limit",
+                    format!("at most {} active API keys; revoke one first", api_key::MAX_ACTIVE_KEYS),
+                ))
+            }
+            CreateKeyOutcome::IdTaken => tracing::warn!(api_key_id = %key.id, "api key id collision, drawing again"),
+        }
+    }
+    Err(ApiError::internal())
+}
+
+async fn list_keys<S: ApiKeys>(api: &DashboardApi<S>, principal: &Principal) -> Result<Response<Body>, ApiError> {
+    principal.require_jwt()?;
+    let keys = api.store.api_keys(&principal.user).await.map_err(unavailable)?;
+    let items: Vec<_> = keys.iter().map(key_view).collect();
+    Ok(shared::http::json(StatusCode::OK, &json!({ "items": items })))
+}
+
+async fn revoke_key<S: ApiKeys>(
+    api: &DashboardApi<S>,
+    principal: &Principal,
+    raw_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    principal.require_jwt()?;
+    let not_found = || ApiError::not_found("api_key_not_found", "no such API key");
+    let key_id = ApiKeyId::parse(raw_id).map_err(|_| not_found())?;
+    let at = shared::clock::rfc3339(shared::clock::now());
+    match api.store.revoke_api_key(&principal.user, &key_id, &at).await.map_err(unavailable)? {
+        outcome @ (RevokeOutcome::Revoked | RevokeOutcome::AlreadyRevoked) => {
+            tracing::info!(user_id = %principal.user, api_key_id = %key_id, outcome = ?outcome, "api key revoked");
+            Ok(Response::builder()
+                .status(StatusCode::NO_CONTENT)
+                .header("cache-control", "no-store")
+                .body(Body::Empty)
+                .expect("valid headers"))
+        }
+        RevokeOutcome::NotFound => Err(not_found()),
+    }
+}
+
+#[derive(Deserialize)]
+struct NewCampaign {
+    campaign: String,
+}
+
+async fn create_campaign<S: Users + Campaigns>(
+    api: &DashboardApi<S>,
+    req: &Request,
+    principal: &Principal,
+) -> Result<Response<Body>, ApiError> {
+    principal.require(Scope::Campaigns)?;
+    let body: NewCampaign = shared::http::parse_json(shared::http::body_bytes(req, MAX_BODY_BYTES)?)?;
+    let name =
+        CampaignName::parse(&body.campaign).map_err(|e| ApiError::bad_request("invalid_campaign", e.to_string()))?;
+    let code = api.store.ensure_code(&principal.user).await.map_err(unavailable)?;
+    let at = shared::clock::rfc3339(shared::clock::now());
+    match api.store.create_campaign(&principal.user, &code, &name, &at, MAX_CAMPAIGNS).await.map_err(unavailable)? {
+        CampaignOutcome::Created => Ok(shared::http::json(
+            StatusCode::CREATED,
+            &json!({
+                "campaign": name.as_str(),
+                "url": api.cfg.campaign_link(code.as_str(), name.as_str()),
+                "clicks": 0,
+                "created_at": at,
+            }),
+        )),
+        CampaignOutcome::Exists => {
+            Err(ApiError::conflict("campaign_exists", format!("campaign {name} exists already")))
+        }
+        CampaignOutcome::LimitReached => {
+            Err(ApiError::conflict("campaign_limit", format!("at most {MAX_CAMPAIGNS} campaigns per referral link")))
+        }
+    }
+}
+
+async fn list_campaigns<S: Users + Campaigns>(
+    api: &DashboardApi<S>,
+    principal: &Principal,
+) -> Result<Response<Body>, ApiError> {
+    principal.require(Scope::Campaigns)?;
+    let code = api.store.ensure_code(&principal.user).await.map_err(unavailable)?;
+    let campaigns = api.store.campaigns(&principal.user, &code).await.map_err(unavailable)?;
+    let items: Vec<_> = campaigns
+        .iter()
+        .map(|c| {
+            json!({
+                "campaign": c.name.as_str(),
+                "url": api.cfg.campaign_link(code.as_str(), c.name.as_str()),
+                "clicks": c.clicks,
+                "created_at": c.created_at,
+            })
+        })
+        .collect();
+    Ok(shared::http::json(StatusCode::OK, &json!({ "items": items })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DashboardConfig;
+
+    #[test]
+    fn partner_paths_and_their_methods() {
+        assert_eq!(allowed_methods("/referrals/api-keys"), Some("GET, POST"));
+        assert_eq!(allowed_methods("/referrals/campaigns"), Some("GET, POST"));
+        assert_eq!(allowed_methods("/referrals/api-keys/abc"), Some("DELETE"));
+        assert_eq!(allowed_methods("/referrals/api-keysx"), None);
+        assert_eq!(allowed_methods("/referrals/kpis"), None);
+    }
+
+    #[test]
+    fn config_reads_the_rate_and_builds_campaign_links() {
+        let env: std::collections::HashMap<&str, &str> =
+            [("SITE_ORIGIN", "https://www.example.com"), ("API_KEY_RATE_PER_MINUTE", "30")].into();
+        let cfg = DashboardConfig::from_env(&env).unwrap();
+        assert_eq!(cfg.api_key_rate_per_minute, 30);
+        assert_eq!(
+            cfg.campaign_link("K7M2XQ", "spring-sale"),
+            "https://www.example.com/?ref=K7M2XQ&utm_campaign=spring-sale"
+        );
+        let default: std::collections::HashMap<&str, &str> = [("SITE_ORIGIN", "https://www.example.com")].into();
+        assert_eq!(DashboardConfig::from_env(&default).unwrap().api_key_rate_per_minute, 120);
+        for bad in ["0", "-1", "many"] {
+            let env: std::collections::HashMap<&str, &str> =
+                [("SITE_ORIGIN", "https://www.example.com"), ("API_KEY_RATE_PER_MINUTE", bad)].into();
+            assert!(DashboardConfig::from_env(&env).is_err(), "{bad}");
+        }
+    }
+}
