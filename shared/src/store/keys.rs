@@ -7,11 +7,16 @@
 //! | user profile              | `USER#<user_id>`            | `PROFILE`       |                                  |                                     |
 //! | referrer aggregates       | `USER#<user_id>`            | `STATS`         |                                  |                                     |
 //! | referrer earnings per day | `USER#<user_id>`            | `DAY#<yyyy-mm-dd>` |                               |                                     |
+//! | referrer month aggregates | `USER#<user_id>`            | `STATS#<yyyy-mm>` (`referred_volume`) |                 |                                     |
+//! | rate tier table           | `CONFIG`                    | `RATE_TIERS`    |                                  |                                     |
 //! | bonus (one per payment)   | `BONUS#ref:auto:<payment>`  | `BONUS`         | `STATUS#<pending/failed>`, `<created_at>#<payment>` | `REFERRER#<id>`, `<created_at>#<payment>` |
 //! | payment uniqueness        | `PAYMENT#<payment>`         | `PAYMENT`       |                                  |                                     |
 //!
 //! GSI1 is sparse: only bonuses a human may need to act on (`pending`, `failed`) carry its
-//! keys, so the moderation list never wades through credited history.
+//! keys, so the moderation list never wades through credited history. Bonuses in their
+//! holding period are `pending` but sit under `GSI1PK = HOLDING`, `GSI1SK = <release_at>#<payment>`
+//! instead: the release job reads them in release order and they stay off the moderation
+//! list; any transition out of `pending` moves or removes those keys.
 //!
 //! **Click counters are sharded.** A click is one `UpdateItem ADD clicks :one` on a random
 //! shard (`attribute_exists(PK)`: an unknown code writes nothing). Each shard has its own
@@ -41,6 +46,10 @@ pub const SK_STATS: &str = "STATS";
 pub const SK_BONUS: &str = "BONUS";
 pub const SK_PAYMENT: &str = "PAYMENT";
 pub const SK_CLICKS: &str = "CLICKS";
+pub const CONFIG_PK: &str = "CONFIG";
+pub const SK_RATE_TIERS: &str = "RATE_TIERS";
+/// GSI1 partition of bonuses in their holding period.
+pub const GSI1PK_HOLDING: &str = "HOLDING";
 
 /// Click-counter shards per referral code. 16 × 1,000 WCU/s per partition key = 16,000
 /// clicks/s per code in theory; at 10,000 clicks/s (API Gateway's default account quota,
@@ -89,4 +98,15 @@ pub fn referrer_gsi_pk(referrer: &UserId) -> String {
 /// Sort key shared by both bonus indexes: time first, payment id to break ties.
 pub fn bonus_gsi_sk(created_at: &str, payment: &PaymentId) -> String {
     format!("{created_at}#{payment}")
+}
+
+/// `STATS#2026-11`: a referrer's aggregates of one UTC calendar month (sorts after `STATS`,
+/// outside the dashboard's `DAY#… – STATS` range).
+pub fn month_stats_sk(month: &str) -> String {
+    format!("STATS#{month}")
+}
+
+/// GSI1 sort key of a holding bonus: release time first, so "due now" is a range query.
+pub fn holding_gsi_sk(release_at: &str, payment: &PaymentId) -> String {
+    format!("{release_at}#{payment}")
 }

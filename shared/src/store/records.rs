@@ -110,6 +110,13 @@ pub struct BonusRecord {
     pub wellflow_transaction_id: Option<String>,
     #[serde(default)]
     pub history: Vec<HistoryEntry>,
+    /// `holding` rows only: when `holding-release` credits it (RFC 3339, see `BonusPolicy::release_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_at: Option<String>,
+    /// The month (`yyyy-mm`) whose `referred_volume` this top-up was added to; a reversal
+    /// subtracts it there. Absent on rows created before volumes were tracked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_month: Option<String>,
 }
 
 impl BonusRecord {

@@ -3,19 +3,22 @@
 //! * Creation is one `TransactWriteItems`: the bonus row and the `PAYMENT#` uniqueness row
 //!   (both `attribute_not_exists`: DynamoDB's UNIQUE INDEX on `source_payment_id`), plus,
 //!   for a first-time top-up, the payer's first-top-up marker and the referrer's velocity
-//!   window under optimistic locking. Either all of it lands or nothing does.
+//!   window under optimistic locking, and the top-up added to the referrer's month volume
+//!   (`STATS#<yyyy-mm>`, guarded by the tier band; see `rate_tiers.rs`). Either all of it
+//!   lands or nothing does. Items 0 and 1 failing = duplicate; any other = contended.
 //! * A transition is conditional on the status that was read, so two deciders (retry and
 //!   admin, two admins) can never both win. Earnings aggregates (`STATS`, `DAY#`) move in
 //!   the same transaction as the status change that earns or reverses money.
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use super::{cancelled_conditions, from_item, keys, n, s, sdk_error, to_item, DynamoStore, Item, PK, SK};
 use crate::domain::{BonusStatus, PaymentId, UserId};
 use crate::store::{
-    BonusRecord, Bonuses, CreateOutcome, NewBonus, StoreError, TopupSnapshot, Transition, TransitionOutcome,
+    BonusRecord, Bonuses, CreateOutcome, NewBonus, ReferrerSnapshot, StoreError, TopupSnapshot, Transition,
+    TransitionOutcome,
 };
 
 /// The full item for a bonus record: attributes plus primary and index keys.
@@ -24,9 +27,17 @@ pub(crate) fn bonus_item(record: &BonusRecord) -> Item {
     item.insert(PK.into(), s(keys::bonus_pk(&record.source_payment_id)));
     item.insert(SK.into(), s(keys::SK_BONUS));
     let sort = keys::bonus_gsi_sk(&record.created_at, &record.source_payment_id);
-    if record.status.is_open() {
-        item.insert(keys::GSI1PK.into(), s(keys::status_gsi_pk(record.status)));
-        item.insert(keys::GSI1SK.into(), s(sort.clone()));
+    match (&record.release_at, record.status) {
+        // In its holding period: queued for the release job, off the moderation list.
+        (Some(release_at), BonusStatus::Pending) => {
+            item.insert(keys::GSI1PK.into(), s(keys::GSI1PK_HOLDING));
+            item.insert(keys::GSI1SK.into(), s(keys::holding_gsi_sk(release_at, &record.source_payment_id)));
+        }
+        (_, status) if status.is_open() => {
+            item.insert(keys::GSI1PK.into(), s(keys::status_gsi_pk(record.status)));
+            item.insert(keys::GSI1SK.into(), s(sort.clone()));
+        }
+        _ => {}
     }
     item.insert(keys::GSI2PK.into(), s(keys::referrer_gsi_pk(&record.referrer_id)));
     item.insert(keys::GSI2SK.into(), s(sort));
@@ -158,40 +169,32 @@ impl Bonuses for DynamoStore {
     async fn topup_snapshot(&self, payer: &UserId, payment: &PaymentId) -> Result<TopupSnapshot, StoreError> {
         let payer_pk = keys::user_pk(payer);
         let bonus_pk = keys::bonus_pk(payment);
-        let mut request = KeysAndAttributes::builder()
-            .keys(key(payer_pk.clone(), keys::SK_PROFILE))
-            .keys(key(bonus_pk.clone(), keys::SK_BONUS))
-            .consistent_read(true)
-            .build()
-            .expect("keys set");
-        let mut found: Vec<Item> = Vec::new();
-        // BatchGetItem may return unprocessed keys under throttling: retry them briefly.
-        for attempt in 0..4 {
-            let out = self
-                .client()
-                .batch_get_item()
-                .request_items(self.table(), request.clone())
-                .send()
-                .await
-                .map_err(|e| sdk_error("BatchGetItem(topup)", e))?;
-            found.extend(out.responses.and_then(|mut r| r.remove(self.table())).unwrap_or_default());
-            match out.unprocessed_keys.and_then(|mut u| u.remove(self.table())) {
-                Some(rest) if !rest.keys().is_empty() => {
-                    request = rest;
-                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-                }
-                _ => break,
-            }
-        }
-        let mut snapshot = TopupSnapshot { payer: None, existing: None };
+        let found = self
+            .batch_get(
+                "topup",
+                vec![
+                    key(payer_pk.clone(), keys::SK_PROFILE),
+                    key(bonus_pk.clone(), keys::SK_BONUS),
+                    super::rate_tiers::config_key(),
+                ],
+            )
+            .await?;
+        let mut snapshot = TopupSnapshot { payer: None, existing: None, rate_tiers: None };
         for item in found {
             match item.get(PK) {
                 Some(AttributeValue::S(pk)) if *pk == payer_pk => snapshot.payer = Some(from_item(&payer_pk, item)?),
                 Some(AttributeValue::S(pk)) if *pk == bonus_pk => snapshot.existing = Some(from_item(&bonus_pk, item)?),
+                Some(AttributeValue::S(pk)) if pk == keys::CONFIG_PK => {
+                    snapshot.rate_tiers = super::rate_tiers::tiers_of(item)?
+                }
                 _ => {}
             }
         }
         Ok(snapshot)
+    }
+
+    async fn referrer_snapshot(&self, referrer: &UserId, month: &str) -> Result<ReferrerSnapshot, StoreError> {
+        self.read_referrer_snapshot(referrer, month).await
     }
 
     async fn bonus(&self, payment: &PaymentId) -> Result<Option<BonusRecord>, StoreError> {
@@ -275,6 +278,9 @@ impl Bonuses for DynamoStore {
             request = request.transact_items(TransactWriteItem::builder().update(bump_velocity).build());
         }
 
+        // The month's referred volume (tier basis), guarded by the band when tiers decided the rate.
+        request = request.transact_items(self.volume_booking(record, &new.volume));
+
         // "Active referred users" = payers whose latest top-up day is in the window: each
         // payer contributes +1 to the bucket of their latest day only.
         let current = (record.referrer_id.clone(), new.activity.day.clone());
@@ -309,7 +315,8 @@ impl Bonuses for DynamoStore {
             return Ok(TransitionOutcome::Conflict);
         }
         let update = self.status_update(current, change);
-        let aggregates = self.earnings_updates(current, change);
+        let mut aggregates = self.earnings_updates(current, change);
+        aggregates.extend(self.volume_reversal(current, change));
         let conflict = if aggregates.is_empty() {
             // No money moves: a single conditional UpdateItem is enough.
             let sent = self

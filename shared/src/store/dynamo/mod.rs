@@ -16,6 +16,7 @@ mod bonuses;
 mod codes;
 mod dashboard;
 mod queries;
+mod rate_tiers;
 mod referrers;
 mod users;
 
