@@ -48,6 +48,7 @@ pub fn topup_context() -> TopupContext<'static> {
     TopupContext {
         amount: Usd::cents(5_000),
         rate_override: None,
+        tiered_rate: None,
         is_first_topup: true,
         recent_first_topups: &RECENT_FIRST_TOPUPS,
         same_ip: false,

@@ -7,9 +7,11 @@
 //! * `POST /admin/bonuses/bulk` `{"action": "approve"|"reject", "payment_ids": [..≤100], "reason"?, "note"?}`
 //! * `PUT  /admin/referrers/{user_id}/rate` `{"rate": "0.08" | null}` — 0 < rate ≤ 0.5
 //! * `POST /admin/attributions/{user_id}` `{"referrer_id", "note"}` — audited re-attribution
+//! * `GET|PUT|DELETE /admin/rate-tiers` — the monthly-volume rate table (`rate_tiers.rs`)
 //!
 //! Every decision is recorded with the admin's subject as actor (`admin:<sub>`).
 
+mod rate_tiers;
 mod views;
 
 use futures::StreamExt;
@@ -22,7 +24,9 @@ use shared::billing::moderation::{approve, reject, ModerationOutcome};
 use shared::billing::{Billing, RetryQueue};
 use shared::clock;
 use shared::domain::{BonusStatus, PaymentId, Rate, UserId};
-use shared::store::{AdminChange, BonusQueries, Bonuses, QueryError, ReattributeOutcome, ReferrerAdmin, Users};
+use shared::store::{
+    AdminChange, BonusQueries, Bonuses, QueryError, RateTierConfigs, ReattributeOutcome, ReferrerAdmin, Users,
+};
 use shared::ApiError;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -36,7 +40,7 @@ pub struct Admin<S, Q> {
 
 pub async fn handle<S, Q>(admin: &Admin<S, Q>, req: &Request) -> Response<Body>
 where
-    S: Bonuses + BonusQueries + ReferrerAdmin + Users,
+    S: Bonuses + BonusQueries + ReferrerAdmin + Users + RateTierConfigs,
     Q: RetryQueue,
 {
     shared::http::respond(route(admin, req).await)
@@ -82,7 +86,7 @@ fn reason_ok(reason: &str) -> Result<(), ApiError> {
 
 async fn route<S, Q>(admin: &Admin<S, Q>, req: &Request) -> Result<Response<Body>, ApiError>
 where
-    S: Bonuses + BonusQueries + ReferrerAdmin + Users,
+    S: Bonuses + BonusQueries + ReferrerAdmin + Users + RateTierConfigs,
     Q: RetryQueue,
 {
     let claims = admin.jwt.verify(req)?;
@@ -128,6 +132,10 @@ where
         }
         (Method::PUT, ["admin", "referrers", id, "rate"]) => set_rate(admin, &actor, &user(id)?, body).await,
         (Method::POST, ["admin", "attributions", id]) => reattribute(admin, &actor, &user(id)?, body).await,
+        (Method::GET, ["admin", "rate-tiers"]) => rate_tiers::get(&admin.billing).await,
+        (Method::PUT, ["admin", "rate-tiers"]) => rate_tiers::put(&admin.billing, &actor, body).await,
+        (Method::DELETE, ["admin", "rate-tiers"]) => rate_tiers::delete(&admin.billing, &actor, req).await,
+        (_, ["admin", "rate-tiers"]) => Err(ApiError::method_not_allowed("GET, PUT, DELETE")),
         (_, ["admin", "bonuses"] | ["admin", "bonuses", "bulk"] | ["admin", "bonuses", _, "approve" | "reject"])
         | (_, ["admin", "referrers", _, "rate"] | ["admin", "attributions", _]) => {
             Err(ApiError::method_not_allowed("the method documented for this route"))

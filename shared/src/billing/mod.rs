@@ -3,6 +3,7 @@
 //! Wellflow client; every function that moves money (webhook, retry, admin) goes through here.
 
 mod credit;
+pub mod holding;
 pub mod moderation;
 pub mod partner_events;
 mod refund;

@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use crate::billing::{Billing, PartnerEvents, SqsRetryQueue};
 use crate::config::{self, ConfigError, Source};
-use crate::domain::{BonusPolicy, Rate, Usd};
+use crate::domain::{BonusPolicy, Rate, Usd, MAX_HOLDING_DAYS};
 use crate::store::DynamoStore;
 use crate::wellflow::WellflowClient;
 
 /// `MIN_TOPUP_USD` (5.00), `DEFAULT_RATE` (0.05), `VELOCITY_MAX` (5), `VELOCITY_WINDOW_HOURS`
-/// (24), `MANUAL_REVIEW_THRESHOLD_USD` (unset = no review by amount).
+/// (24), `MANUAL_REVIEW_THRESHOLD_USD` (unset = no review by amount), `HOLDING_DAYS` (0..=90,
+/// default 0 = instant credit).
 pub fn policy_from_env(src: &dyn Source) -> Result<BonusPolicy, ConfigError> {
     let defaults = BonusPolicy::default();
     let usd = |key: &'static str| -> Result<Option<Usd>, ConfigError> {
@@ -25,12 +26,20 @@ pub fn policy_from_env(src: &dyn Source) -> Result<BonusPolicy, ConfigError> {
         }
     };
     let window_hours: i64 = config::parsed_or(src, "VELOCITY_WINDOW_HOURS", 24)?;
+    let holding_days: u32 = config::parsed_or(src, "HOLDING_DAYS", defaults.holding_days)?;
+    if holding_days > MAX_HOLDING_DAYS {
+        return Err(ConfigError::Invalid {
+            key: "HOLDING_DAYS",
+            reason: format!("must be 0 to {MAX_HOLDING_DAYS} days, got {holding_days}"),
+        });
+    }
     Ok(BonusPolicy {
         min_topup: usd("MIN_TOPUP_USD")?.unwrap_or(defaults.min_topup),
         default_rate,
         velocity_max: config::parsed_or(src, "VELOCITY_MAX", defaults.velocity_max)?,
         velocity_window_secs: window_hours * 3600,
         review_threshold: usd("MANUAL_REVIEW_THRESHOLD_USD")?,
+        holding_days,
     })
 }
 
@@ -70,4 +79,23 @@ pub fn billing_from_env(
 /// `PARTNER_WEBHOOK_QUEUE_URL` (optional: unset = no partner events are emitted).
 pub fn partner_events_from_env(src: &dyn Source, sdk: &aws_config::SdkConfig) -> Option<PartnerEvents> {
     config::optional(src, "PARTNER_WEBHOOK_QUEUE_URL").map(|url| PartnerEvents::new(crate::aws::sqs(sdk), url))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::policy_from_env;
+
+    #[test]
+    fn holding_days_default_zero_and_bounded() {
+        let env = |v: &'static str| HashMap::from([("HOLDING_DAYS", v)]);
+        assert_eq!(policy_from_env(&HashMap::<&str, &str>::new()).unwrap().holding_days, 0);
+        assert_eq!(policy_from_env(&env("3")).unwrap().holding_days, 3);
+        assert_eq!(policy_from_env(&env("90")).unwrap().holding_days, 90);
+        for bad in ["91", "-1", "three"] {
+            let err = policy_from_env(&env(bad)).unwrap_err().to_string();
+            assert!(err.contains("HOLDING_DAYS"), "{bad}: {err}");
+        }
+    }
 }

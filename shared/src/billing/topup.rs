@@ -1,15 +1,23 @@
 //! A succeeded top-up → at most one bonus row (idempotent per payment), held for
 //! moderation or credited right away.
 //!
-//! DynamoDB round trips: 1 (`BatchGetItem` payer + existing bonus) for a duplicate or an
-//! unreferred payer; 3 for a held bonus (+ referrer `GetItem`, + create transaction); 4 for
-//! a credited one (+ the transition that records Wellflow's answer). See BENCHMARKS.md.
+//! DynamoDB round trips: 1 (`BatchGetItem` payer + existing bonus + rate-tier table) for a
+//! duplicate or an unreferred payer; 3 for a held bonus (+ `BatchGetItem` referrer profile +
+//! month volume, + create transaction); 4 for a credited one (+ the transition that records
+//! Wellflow's answer). See BENCHMARKS.md.
+//!
+//! Rate: the referrer's override, else the tier of their referred volume of the month
+//! before this top-up (`domain::tiers`), else the default. When the tier decided it, the
+//! create transaction is conditional on the volume still being in that band; a concurrent
+//! top-up that crossed the threshold first makes it `Contended` and we decide again.
 
 use crate::billing::{credit_bonus, partner_events, Billing, BillingError, CreditOutcome, OnFailure, RetryQueue};
 use crate::clock;
-use crate::domain::{BonusStatus, Decision, PartnerEventType, PaymentId, TopupContext, Usd, UserId};
+use crate::domain::{
+    month_of, BonusStatus, Decision, HoldReason, PartnerEventType, PaymentId, TopupContext, Usd, UserId,
+};
 use crate::store::{
-    Activity, BonusRecord, Bonuses, CreateOutcome, FirstTopup, HistoryEntry, NewBonus, StoreError, Users,
+    Activity, BonusRecord, Bonuses, CreateOutcome, FirstTopup, HistoryEntry, NewBonus, StoreError, Users, VolumeBooking,
 };
 
 /// How often a create may lose an optimistic-lock race (hot referrer) before giving up.
@@ -55,27 +63,41 @@ where
         }
         let Some(payer) = snapshot.payer else { return Ok(TopupOutcome::NotReferred) };
         let Some(referrer_id) = payer.referrer_id.clone() else { return Ok(TopupOutcome::NotReferred) };
-        let referrer = billing.store.user(&referrer_id).await?;
+        let now = clock::now();
+        let at = clock::rfc3339(now);
+        let month = month_of(&at).to_string();
+        let referrer = billing.store.referrer_snapshot(&referrer_id, &month).await?;
         let (rate_override, first_topups, version) = referrer
+            .profile
             .as_ref()
             .map(|r| (r.rate_override, r.first_topups.as_slice(), r.velocity_version))
             .unwrap_or((None, &[], 0));
-        let partner_events = referrer.as_ref().map(|r| r.webhook_events.as_slice()).unwrap_or(&[]);
+        let partner_events = referrer.profile.as_ref().map(|r| r.webhook_events.as_slice()).unwrap_or(&[]);
+        // Override > tiers > default. The band is remembered to guard the write.
+        let band = match (rate_override, &snapshot.rate_tiers) {
+            (None, Some(tiers)) => Some(tiers.band_for(referrer.month_volume)),
+            _ => None,
+        };
 
-        let now = clock::now();
         let now_secs = now.unix_timestamp();
         let is_first_topup = payer.first_topup_payment_id.is_none();
         let decision = billing.policy.decide(&TopupContext {
             amount: event.amount,
             rate_override,
+            tiered_rate: band.map(|b| b.rate),
             is_first_topup,
             recent_first_topups: first_topups,
             same_ip: payer.same_ip,
             now: now_secs,
         });
+        let mut release_at = None;
         let (status, reason, last_error, rate, amount) = match decision {
             Decision::BelowMinimum => return Ok(TopupOutcome::BelowMinimum),
             Decision::Hold { amount, rate, reason } => {
+                if reason == HoldReason::Holding {
+                    let occurred = clock::parse_rfc3339(&event.occurred_at).unwrap_or(now);
+                    release_at = Some(clock::rfc3339(billing.policy.release_at(occurred, now)));
+                }
                 (BonusStatus::Pending, Some(reason.as_str().to_string()), None, rate, amount)
             }
             // Written as `failed` ("not yet confirmed") before Wellflow is called.
@@ -87,7 +109,6 @@ where
                 amount,
             ),
         };
-        let at = clock::rfc3339(now);
         let record = BonusRecord {
             bonus_key: BonusRecord::key_for(&event.payment_id),
             source_payment_id: event.payment_id.clone(),
@@ -115,6 +136,8 @@ where
                 error: None,
             }],
             notify: !partner_events.is_empty(),
+            release_at: release_at.clone(),
+            volume_month: Some(month.clone()),
         };
         let first_topup = is_first_topup.then(|| FirstTopup {
             window: billing.policy.record_first_topup(first_topups, now_secs),
@@ -124,7 +147,8 @@ where
             day: record.created_at[..10].to_string(),
             previous: payer.active_for.clone().zip(payer.last_topup_day.clone()),
         };
-        match billing.store.create_bonus(&NewBonus { record: record.clone(), first_topup, activity }).await? {
+        let volume = VolumeBooking { month, guard: band };
+        match billing.store.create_bonus(&NewBonus { record: record.clone(), first_topup, activity, volume }).await? {
             CreateOutcome::Created => {}
             CreateOutcome::Duplicate => {
                 let existing = billing.store.bonus(&event.payment_id).await?.ok_or_else(|| StoreError::Corrupt {
@@ -141,6 +165,9 @@ where
             topup = %event.amount,
             bonus = %amount,
             rate = %rate,
+            tier = band.map(|b| b.index),
+            month_volume_before = %referrer.month_volume,
+            release_at = release_at.as_deref(),
             first_topup = is_first_topup,
             outcome = if status == BonusStatus::Pending { "held" } else { "created" },
             reason = reason.as_deref(),

@@ -5,6 +5,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use super::money::{Rate, Usd};
 
@@ -71,6 +72,9 @@ pub enum HoldReason {
     VelocityCap,
     /// A single bonus above the manual-review threshold.
     AmountReview,
+    /// Not a moderation hold: the configured holding period (`HOLDING_DAYS`) has not passed
+    /// yet; `holding-release` credits the row at its `release_at`.
+    Holding,
 }
 
 impl HoldReason {
@@ -79,6 +83,7 @@ impl HoldReason {
             HoldReason::SameIp => "same_ip",
             HoldReason::VelocityCap => "velocity_cap",
             HoldReason::AmountReview => "amount_review",
+            HoldReason::Holding => "holding",
         }
     }
 }
@@ -94,7 +99,13 @@ pub struct BonusPolicy {
     pub velocity_window_secs: i64,
     /// Any single bonus strictly above this is held with `amount_review`.
     pub review_threshold: Option<Usd>,
+    /// Days a bonus that would be credited right away waits as `pending`/`holding` first
+    /// (0 = instant credit, the product's default; at most [`MAX_HOLDING_DAYS`]).
+    pub holding_days: u32,
 }
+
+/// Upper bound of `HOLDING_DAYS` (longer than any card refund window worth matching).
+pub const MAX_HOLDING_DAYS: u32 = 90;
 
 impl Default for BonusPolicy {
     fn default() -> Self {
@@ -104,6 +115,7 @@ impl Default for BonusPolicy {
             velocity_max: 5,
             velocity_window_secs: 24 * 60 * 60,
             review_threshold: None,
+            holding_days: 0,
         }
     }
 }
@@ -113,6 +125,8 @@ impl Default for BonusPolicy {
 pub struct TopupContext<'a> {
     pub amount: Usd,
     pub rate_override: Option<Rate>,
+    /// The rate of the referrer's volume tier, when a tier table is configured.
+    pub tiered_rate: Option<Rate>,
     /// The referred user's first top-up (counts toward the velocity cap).
     pub is_first_topup: bool,
     /// Unix seconds of the referrer's earlier first-time top-ups (any age; filtered here).
@@ -133,12 +147,14 @@ pub enum Decision {
 }
 
 impl BonusPolicy {
-    /// Applies the rules. Precedence of hold reasons: `same_ip`, `velocity_cap`, `amount_review`.
+    /// Applies the rules. Rate: override, else tier, else the default. Precedence of hold
+    /// reasons: `same_ip`, `velocity_cap`, `amount_review` (moderation: a human decides),
+    /// then `holding` (released automatically after `holding_days`).
     pub fn decide(&self, ctx: &TopupContext<'_>) -> Decision {
         if ctx.amount < self.min_topup {
             return Decision::BelowMinimum;
         }
-        let rate = ctx.rate_override.unwrap_or(self.default_rate);
+        let rate = ctx.rate_override.or(ctx.tiered_rate).unwrap_or(self.default_rate);
         let amount = rate.apply(ctx.amount);
         let hold = if ctx.same_ip {
             Some(HoldReason::SameIp)
@@ -146,6 +162,8 @@ impl BonusPolicy {
             Some(HoldReason::VelocityCap)
         } else if self.review_threshold.is_some_and(|limit| amount > limit) {
             Some(HoldReason::AmountReview)
+        } else if self.holding_days > 0 {
+            Some(HoldReason::Holding)
         } else {
             None
         };
@@ -153,6 +171,13 @@ impl BonusPolicy {
             Some(reason) => Decision::Hold { amount, rate, reason },
             None => Decision::Credit { amount, rate },
         }
+    }
+
+    /// When a `holding` bonus is released: `holding_days` after the top-up's `occurred_at`,
+    /// but never later than `holding_days` after we received it (`received`), so a
+    /// provider timestamp in the future cannot park a bonus beyond the configured period.
+    pub fn release_at(&self, occurred: OffsetDateTime, received: OffsetDateTime) -> OffsetDateTime {
+        occurred.min(received) + time::Duration::days(i64::from(self.holding_days))
     }
 
     /// First-time top-ups inside the trailing window.
@@ -184,6 +209,7 @@ mod tests {
         TopupContext {
             amount: Usd::parse_positive(amount).unwrap(),
             rate_override: None,
+            tiered_rate: None,
             is_first_topup: false,
             recent_first_topups: &[],
             same_ip: false,
@@ -246,6 +272,31 @@ mod tests {
         let kept = p.record_first_topup(&busy, NOW);
         assert_eq!(kept, vec![NOW - 4, NOW - 3, NOW - 2, NOW - 1, NOW]);
         assert_eq!(p.recent_count(&kept, NOW + 1), 5, "the cap still sees a full window");
+    }
+
+    #[test]
+    fn override_beats_tier_beats_default() {
+        let p = BonusPolicy::default();
+        let tier = Some(Rate::parse("0.07").unwrap());
+        let c = TopupContext { tiered_rate: tier, ..ctx("100.00") };
+        assert_eq!(p.decide(&c), Decision::Credit { amount: Usd::cents(700), rate: Rate::parse("0.07").unwrap() });
+        let c = TopupContext { rate_override: Some(Rate::parse("0.08").unwrap()), ..c };
+        assert_eq!(p.decide(&c), Decision::Credit { amount: Usd::cents(800), rate: Rate::parse("0.08").unwrap() });
+    }
+
+    #[test]
+    fn holding_period_holds_what_would_be_credited_and_yields_to_moderation() {
+        let p = BonusPolicy { holding_days: 3, ..BonusPolicy::default() };
+        assert!(matches!(p.decide(&ctx("50.00")), Decision::Hold { reason: HoldReason::Holding, .. }));
+        let c = TopupContext { same_ip: true, ..ctx("50.00") };
+        assert!(matches!(p.decide(&c), Decision::Hold { reason: HoldReason::SameIp, .. }));
+        assert_eq!(p.decide(&ctx("4.99")), Decision::BelowMinimum);
+        let occurred = OffsetDateTime::from_unix_timestamp(NOW).unwrap();
+        let received = occurred + time::Duration::minutes(5);
+        assert_eq!(p.release_at(occurred, received), occurred + time::Duration::days(3));
+        // A provider clock in the future does not push the release beyond N days after receipt.
+        assert_eq!(p.release_at(received + time::Duration::days(30), received), received + time::Duration::days(3));
+        assert_eq!(HoldReason::Holding.as_str(), "holding");
     }
 
     #[test]

@@ -10,11 +10,13 @@ pub mod leaderboard;
 pub mod money;
 pub mod partner_webhook;
 pub mod signature;
+pub mod tiers;
 
 pub use api_key::{ApiKeyId, Scope, Scopes};
-pub use bonus::{BonusPolicy, BonusStatus, Decision, HoldReason, TopupContext};
+pub use bonus::{BonusPolicy, BonusStatus, Decision, HoldReason, TopupContext, MAX_HOLDING_DAYS};
 pub use campaign::CampaignName;
 pub use code::{RefCode, RefCodeError};
 pub use ids::{IdError, PaymentId, UserId};
 pub use money::{MoneyError, Rate, Usd};
 pub use partner_webhook::PartnerEventType;
+pub use tiers::{month_of, RateTier, RateTiers, TierError, VolumeBand};

@@ -7,6 +7,8 @@
 //! | user profile              | `USER#<user_id>`            | `PROFILE`       |                                  |                                     |
 //! | referrer aggregates       | `USER#<user_id>`            | `STATS`         |                                  |                                     |
 //! | referrer earnings per day | `USER#<user_id>`            | `DAY#<yyyy-mm-dd>` |                               |                                     |
+//! | referrer month aggregates | `USER#<user_id>`            | `STATS#<yyyy-mm>` (`referred_volume`) |                 |                                     |
+//! | rate tier table           | `CONFIG`                    | `RATE_TIERS`    |                                  |                                     |
 //! | bonus (one per payment)   | `BONUS#ref:auto:<payment>`  | `BONUS`         | `STATUS#<pending/failed>`, `<created_at>#<payment>` | `REFERRER#<id>`, `<created_at>#<payment>` |
 //! | payment uniqueness        | `PAYMENT#<payment>`         | `PAYMENT`       |                                  |                                     |
 //! | referrer earnings per month | `USER#<user_id>`          | `STATS#<yyyy-mm>` |                                |                                     |
@@ -23,7 +25,10 @@
 //! the transaction that moves the money. Sparse: only referrers who ever earned carry it.
 //!
 //! GSI1 is sparse: only bonuses a human may need to act on (`pending`, `failed`) carry its
-//! keys, so the moderation list never wades through credited history.
+//! keys, so the moderation list never wades through credited history. Bonuses in their
+//! holding period are `pending` but sit under `GSI1PK = HOLDING`, `GSI1SK = <release_at>#<payment>`
+//! instead: the release job reads them in release order and they stay off the moderation
+//! list; any transition out of `pending` moves or removes those keys.
 //!
 //! **Click counters are sharded.** A click is one `UpdateItem ADD clicks :one` on a random
 //! shard (`attribute_exists(PK)`: an unknown code writes nothing). Each shard has its own
@@ -59,6 +64,10 @@ pub const SK_CLICKS: &str = "CLICKS";
 /// After `STATS`, so the KPI query (`DAY#… BETWEEN … STATS`) never reads webhook items.
 pub const SK_WEBHOOK: &str = "WEBHOOK";
 pub const SK_WEBHOOK_DELIVERY_PREFIX: &str = "WEBHOOK#DELIVERY#";
+pub const CONFIG_PK: &str = "CONFIG";
+pub const SK_RATE_TIERS: &str = "RATE_TIERS";
+/// GSI1 partition of bonuses in their holding period.
+pub const GSI1PK_HOLDING: &str = "HOLDING";
 
 /// Click-counter shards per referral code. 16 × 1,000 WCU/s per partition key = 16,000
 /// clicks/s per code in theory; at 10,000 clicks/s (API Gateway's default account quota,
@@ -150,4 +159,9 @@ pub fn rate_window_sk(minute: i64) -> String {
 /// `CAMPAIGN#<name>` under the owner's partition.
 pub fn campaign_sk(name: &CampaignName) -> String {
     format!("{CAMPAIGN_PREFIX}{name}")
+}
+
+/// GSI1 sort key of a holding bonus: release time first, so "due now" is a range query.
+pub fn holding_gsi_sk(release_at: &str, payment: &PaymentId) -> String {
+    format!("{release_at}#{payment}")
 }

@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod dynamo;
 pub mod keys;
 pub mod partner;
+pub mod rate_tiers;
 pub mod records;
 
 use std::future::Future;
@@ -15,6 +16,9 @@ use crate::domain::{BonusStatus, PaymentId, Rate, RefCode, UserId};
 
 pub use dynamo::DynamoStore;
 pub use partner::{ApiKeys, Campaigns};
+pub use rate_tiers::{
+    HoldingQueries, PutTiersOutcome, RateTierConfig, RateTierConfigs, ReferrerSnapshot, VolumeBooking,
+};
 pub use records::{BonusRecord, CodeRecord, DeliveryRecord, HistoryEntry, UserProfile, WebhookEndpoint};
 
 #[derive(Debug, thiserror::Error)]
@@ -127,11 +131,13 @@ pub trait Attributions: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// What a top-up needs to know in one round trip: the payer and any existing bonus.
+/// What a top-up needs to know in one round trip: the payer, any existing bonus, and the
+/// rate-tier table (`None` = flat default).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopupSnapshot {
     pub payer: Option<UserProfile>,
     pub existing: Option<BonusRecord>,
+    pub rate_tiers: Option<crate::domain::RateTiers>,
 }
 
 /// A new bonus row plus the bookkeeping that must commit atomically with it: the velocity
@@ -141,6 +147,8 @@ pub struct NewBonus {
     pub record: BonusRecord,
     pub first_topup: Option<FirstTopup>,
     pub activity: Activity,
+    /// `ADD referred_volume` on the referrer's `STATS#<month>` item (guarded when tiered).
+    pub volume: VolumeBooking,
 }
 
 /// The payer's activity move: their latest top-up day becomes `day` (booked to the bonus's
@@ -164,7 +172,8 @@ pub enum CreateOutcome {
     Created,
     /// A bonus for this payment exists already (duplicate delivery): nothing written.
     Duplicate,
-    /// A concurrent first-time top-up changed the state read; re-read and decide again.
+    /// A concurrent top-up changed the state read (velocity window, activity day, or the
+    /// month volume crossed a tier threshold); re-read and decide again.
     Contended,
 }
 
@@ -230,6 +239,13 @@ pub trait Bonuses: Send + Sync {
     ) -> impl Future<Output = Result<TopupSnapshot, StoreError>> + Send;
 
     fn bonus(&self, payment: &PaymentId) -> impl Future<Output = Result<Option<BonusRecord>, StoreError>> + Send;
+
+    /// The referrer's profile and referred volume of `month` (`yyyy-mm`), in one BatchGetItem.
+    fn referrer_snapshot(
+        &self,
+        referrer: &UserId,
+        month: &str,
+    ) -> impl Future<Output = Result<ReferrerSnapshot, StoreError>> + Send;
 
     /// Creates the row with `source_payment_id` uniqueness in one transaction.
     fn create_bonus(&self, new: &NewBonus) -> impl Future<Output = Result<CreateOutcome, StoreError>> + Send;

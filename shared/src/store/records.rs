@@ -122,6 +122,13 @@ pub struct BonusRecord {
     /// sent to `PartnerWebhookQueue` (credit and reversal paths need no extra read).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub notify: bool,
+    /// `holding` rows only: when `holding-release` credits it (RFC 3339, see `BonusPolicy::release_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_at: Option<String>,
+    /// The month (`yyyy-mm`) whose `referred_volume` this top-up was added to; a reversal
+    /// subtracts it there. Absent on rows created before volumes were tracked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_month: Option<String>,
 }
 
 impl BonusRecord {

@@ -260,6 +260,26 @@ async fn every_documented_operation_answers_as_documented() {
         let resp = h.admin_call(&method.to_uppercase(), &uri, Some(&admin), body).await;
         c.check(path, method, resp.status().as_u16(), Some(&body_json(&resp)));
     }
+    // Rate tiers: default, stored, refused, stale version, back to default.
+    let tiers = json!({"tiers": [{"up_to": "1000.00", "rate": "0.05"}, {"up_to": null, "rate": "0.10"}]});
+    let tier_calls: Vec<(&str, String, Option<Value>, u16)> = vec![
+        ("get", "/admin/rate-tiers".into(), None, 200),
+        ("put", "/admin/rate-tiers".into(), Some(tiers.clone()), 200),
+        ("get", "/admin/rate-tiers".into(), None, 200),
+        ("put", "/admin/rate-tiers".into(), Some(json!({"tiers": [{"up_to": "5.00", "rate": "0.05"}]})), 400),
+        ("put", "/admin/rate-tiers".into(), Some(json!({"tiers": tiers["tiers"], "expected_version": 7})), 409),
+        ("delete", "/admin/rate-tiers?expected_version=x".into(), None, 400),
+        ("delete", "/admin/rate-tiers?expected_version=7".into(), None, 409),
+        ("delete", "/admin/rate-tiers?expected_version=1".into(), None, 200),
+    ];
+    for (method, uri, body, status) in tier_calls {
+        let resp = h.admin_call(&method.to_uppercase(), &uri, Some(&admin), body).await;
+        assert_eq!(resp.status().as_u16(), status, "{method} {uri}");
+        c.check("/admin/rate-tiers", method, status, Some(&body_json(&resp)));
+    }
+    let resp = h.admin_call("GET", "/admin/rate-tiers", Some(&token("alice", None, 600)), None).await;
+    c.check("/admin/rate-tiers", "get", resp.status().as_u16(), Some(&body_json(&resp)));
+
     let resp = h.admin_call("GET", "/admin/bonuses", Some(&token("alice", None, 600)), None).await;
     c.check("/admin/bonuses", "get", resp.status().as_u16(), Some(&body_json(&resp)));
 

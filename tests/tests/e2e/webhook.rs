@@ -293,7 +293,12 @@ async fn dynamodb_round_trips_per_topup() {
     h.calls.reset();
     h.topup("pay_rt", "bob", "50.00").await;
     let credited = h.calls.take();
-    assert_eq!(credited, ["BatchGetItem", "GetItem", "TransactWriteItems", "TransactWriteItems"], "credited top-up");
+    // payer + bonus + rate tiers; referrer profile + month volume; create; credit.
+    assert_eq!(
+        credited,
+        ["BatchGetItem", "BatchGetItem", "TransactWriteItems", "TransactWriteItems"],
+        "credited top-up"
+    );
     h.topup("pay_rt", "bob", "50.00").await;
     assert_eq!(h.calls.take(), ["BatchGetItem"], "duplicate delivery");
     h.topup("pay_small", "bob", "4.99").await;

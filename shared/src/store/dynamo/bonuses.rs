@@ -3,7 +3,9 @@
 //! * Creation is one `TransactWriteItems`: the bonus row and the `PAYMENT#` uniqueness row
 //!   (both `attribute_not_exists`: DynamoDB's UNIQUE INDEX on `source_payment_id`), plus,
 //!   for a first-time top-up, the payer's first-top-up marker and the referrer's velocity
-//!   window under optimistic locking. Either all of it lands or nothing does.
+//!   window under optimistic locking, and the top-up added to the referrer's month volume
+//!   (`STATS#<yyyy-mm>`, guarded by the tier band; see `rate_tiers.rs`). Either all of it
+//!   lands or nothing does. Items 0 and 1 failing = duplicate; any other = contended.
 //! * A transition is conditional on the status that was read, so two deciders (retry and
 //!   admin, two admins) can never both win. Earnings aggregates (`STATS`, `DAY#`) move in
 //!   the same transaction as the status change that earns or reverses money, and so do the
@@ -11,12 +13,13 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use super::{cancelled_conditions, from_item, keys, n, s, sdk_error, to_item, DynamoStore, Item, PK, SK};
 use crate::domain::{BonusStatus, PaymentId, UserId};
 use crate::store::{
-    BonusRecord, Bonuses, CreateOutcome, NewBonus, StoreError, TopupSnapshot, Transition, TransitionOutcome,
+    BonusRecord, Bonuses, CreateOutcome, NewBonus, ReferrerSnapshot, StoreError, TopupSnapshot, Transition,
+    TransitionOutcome,
 };
 
 /// The full item for a bonus record: attributes plus primary and index keys.
@@ -25,9 +28,17 @@ pub(crate) fn bonus_item(record: &BonusRecord) -> Item {
     item.insert(PK.into(), s(keys::bonus_pk(&record.source_payment_id)));
     item.insert(SK.into(), s(keys::SK_BONUS));
     let sort = keys::bonus_gsi_sk(&record.created_at, &record.source_payment_id);
-    if record.status.is_open() {
-        item.insert(keys::GSI1PK.into(), s(keys::status_gsi_pk(record.status)));
-        item.insert(keys::GSI1SK.into(), s(sort.clone()));
+    match (&record.release_at, record.status) {
+        // In its holding period: queued for the release job, off the moderation list.
+        (Some(release_at), BonusStatus::Pending) => {
+            item.insert(keys::GSI1PK.into(), s(keys::GSI1PK_HOLDING));
+            item.insert(keys::GSI1SK.into(), s(keys::holding_gsi_sk(release_at, &record.source_payment_id)));
+        }
+        (_, status) if status.is_open() => {
+            item.insert(keys::GSI1PK.into(), s(keys::status_gsi_pk(record.status)));
+            item.insert(keys::GSI1SK.into(), s(sort.clone()));
+        }
+        _ => {}
     }
     item.insert(keys::GSI2PK.into(), s(keys::referrer_gsi_pk(&record.referrer_id)));
     item.insert(keys::GSI2SK.into(), s(sort));
@@ -106,7 +117,16 @@ impl DynamoStore {
     /// The aggregate updates a status change implies (none for moves that don't earn):
     /// `STATS` (all time), the `DAY#` bucket and the `STATS#<month>` item, the last two of the
     /// credit's UTC day/month (a reversal subtracts from the day and month of its credit).
-    fn earnings_updates(&self, current: &BonusRecord, change: &Transition) -> Vec<TransactWriteItem> {
+    ///
+    /// `volume` is the reversal's `referred_volume` move (month, amount), if any: when it hits
+    /// the same `STATS#<month>` item as the earnings it is folded into that update, because one
+    /// transaction may not touch an item twice. `Some` is returned when it still needs its own.
+    fn earnings_updates(
+        &self,
+        current: &BonusRecord,
+        change: &Transition,
+        volume: Option<(String, rust_decimal::Decimal)>,
+    ) -> (Vec<TransactWriteItem>, Option<(String, rust_decimal::Decimal)>) {
         let amount = current.bonus_amount.decimal();
         let referrer = &current.referrer_id;
         let (signed, credited_at, counter) = match (current.status, change.to) {
@@ -117,10 +137,18 @@ impl DynamoStore {
             (BonusStatus::Credited, BonusStatus::Reversed) => {
                 (-amount, current.credited_at.as_deref().unwrap_or(&change.at), "reversed_count")
             }
-            _ => return Vec::new(),
+            _ => return (Vec::new(), volume),
         };
         let month = month_of(credited_at);
-        vec![
+        let mut month_adds = vec![("earned", n(signed))];
+        let volume = match volume {
+            Some((volume_month, delta)) if volume_month == month => {
+                month_adds.push((super::rate_tiers::VOLUME, n(delta)));
+                None
+            }
+            other => other,
+        };
+        let updates = vec![
             self.leaderboard_update(
                 referrer,
                 keys::SK_STATS.to_string(),
@@ -129,8 +157,9 @@ impl DynamoStore {
                 &[("earned_total", n(signed)), (counter, n(1))],
             ),
             self.aggregate_update(referrer, keys::day_sk(day_of(credited_at)), &[("earned", n(signed))]),
-            self.leaderboard_update(referrer, keys::month_stats_sk(month), month, signed, &[("earned", n(signed))]),
-        ]
+            self.leaderboard_update(referrer, keys::month_stats_sk(month), month, signed, &month_adds),
+        ];
+        (updates, volume)
     }
 
     fn status_update(&self, current: &BonusRecord, change: &Transition) -> Update {
@@ -200,40 +229,32 @@ impl Bonuses for DynamoStore {
     async fn topup_snapshot(&self, payer: &UserId, payment: &PaymentId) -> Result<TopupSnapshot, StoreError> {
         let payer_pk = keys::user_pk(payer);
         let bonus_pk = keys::bonus_pk(payment);
-        let mut request = KeysAndAttributes::builder()
-            .keys(key(payer_pk.clone(), keys::SK_PROFILE))
-            .keys(key(bonus_pk.clone(), keys::SK_BONUS))
-            .consistent_read(true)
-            .build()
-            .expect("keys set");
-        let mut found: Vec<Item> = Vec::new();
-        // BatchGetItem may return unprocessed keys under throttling: retry them briefly.
-        for attempt in 0..4 {
-            let out = self
-                .client()
-                .batch_get_item()
-                .request_items(self.table(), request.clone())
-                .send()
-                .await
-                .map_err(|e| sdk_error("BatchGetItem(topup)", e))?;
-            found.extend(out.responses.and_then(|mut r| r.remove(self.table())).unwrap_or_default());
-            match out.unprocessed_keys.and_then(|mut u| u.remove(self.table())) {
-                Some(rest) if !rest.keys().is_empty() => {
-                    request = rest;
-                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-                }
-                _ => break,
-            }
-        }
-        let mut snapshot = TopupSnapshot { payer: None, existing: None };
+        let found = self
+            .batch_get(
+                "topup",
+                vec![
+                    key(payer_pk.clone(), keys::SK_PROFILE),
+                    key(bonus_pk.clone(), keys::SK_BONUS),
+                    super::rate_tiers::config_key(),
+                ],
+            )
+            .await?;
+        let mut snapshot = TopupSnapshot { payer: None, existing: None, rate_tiers: None };
         for item in found {
             match item.get(PK) {
                 Some(AttributeValue::S(pk)) if *pk == payer_pk => snapshot.payer = Some(from_item(&payer_pk, item)?),
                 Some(AttributeValue::S(pk)) if *pk == bonus_pk => snapshot.existing = Some(from_item(&bonus_pk, item)?),
+                Some(AttributeValue::S(pk)) if pk == keys::CONFIG_PK => {
+                    snapshot.rate_tiers = super::rate_tiers::tiers_of(item)?
+                }
                 _ => {}
             }
         }
         Ok(snapshot)
+    }
+
+    async fn referrer_snapshot(&self, referrer: &UserId, month: &str) -> Result<ReferrerSnapshot, StoreError> {
+        self.read_referrer_snapshot(referrer, month).await
     }
 
     async fn bonus(&self, payment: &PaymentId) -> Result<Option<BonusRecord>, StoreError> {
@@ -317,6 +338,9 @@ impl Bonuses for DynamoStore {
             request = request.transact_items(TransactWriteItem::builder().update(bump_velocity).build());
         }
 
+        // The month's referred volume (tier basis), guarded by the band when tiers decided the rate.
+        request = request.transact_items(self.volume_booking(record, &new.volume));
+
         // "Active referred users" = payers whose latest top-up day is in the window: each
         // payer contributes +1 to the bucket of their latest day only.
         let current = (record.referrer_id.clone(), new.activity.day.clone());
@@ -351,7 +375,14 @@ impl Bonuses for DynamoStore {
             return Ok(TransitionOutcome::Conflict);
         }
         let update = self.status_update(current, change);
-        let aggregates = self.earnings_updates(current, change);
+        let (mut aggregates, volume) = self.earnings_updates(current, change, Self::volume_reversal(current, change));
+        aggregates.extend(volume.map(|(month, delta)| {
+            self.aggregate_update(
+                &current.referrer_id,
+                keys::month_stats_sk(&month),
+                &[(super::rate_tiers::VOLUME, n(delta))],
+            )
+        }));
         let conflict = if aggregates.is_empty() {
             // No money moves: a single conditional UpdateItem is enough.
             let sent = self

@@ -19,6 +19,7 @@ mod codes;
 mod dashboard;
 mod leaderboard;
 mod queries;
+mod rate_tiers;
 mod referrers;
 mod users;
 mod webhooks;

@@ -1,0 +1,131 @@
+//! `/admin/rate-tiers`: the monthly-volume rate table (`shared::domain::tiers`).
+//!
+//! * `GET` → the stored table (`"source": "table"`) or the flat default (`"source": "default"`)
+//! * `PUT` `{"tiers": [{"up_to": "1000.00", "rate": "0.05"}, …, {"up_to": null, "rate": "0.10"}],
+//!   "expected_version"?}` → validated (400 per problem, nothing stored), versioned (409 on a
+//!   stale `expected_version`), stored with `updated_by` / `updated_at`
+//! * `DELETE ?expected_version=` → back to the flat default (the item keeps its version)
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use shared::billing::Billing;
+use shared::clock;
+use shared::domain::{Rate, RateTier, RateTiers, Usd};
+use shared::store::{PutTiersOutcome, RateTierConfig, RateTierConfigs};
+use shared::ApiError;
+
+fn view(config: Option<&RateTierConfig>, default_rate: Rate) -> Value {
+    let (source, tiers) = match config.and_then(|c| c.tiers.clone()) {
+        Some(tiers) => ("table", tiers),
+        None => ("default", RateTiers::flat(default_rate)),
+    };
+    json!({
+        "source": source,
+        "tiers": tiers,
+        "version": config.map(|c| c.version).unwrap_or(0),
+        "updated_by": config.map(|c| c.updated_by.clone()),
+        "updated_at": config.map(|c| c.updated_at.clone()),
+    })
+}
+
+fn unavailable(err: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %err, "rate tiers: storage failed");
+    ApiError::unavailable("storage is unavailable; retry")
+}
+
+/// Parses and validates the requested table; the first problem found is the 400.
+fn parse_tiers(raw: Vec<TierIn>) -> Result<RateTiers, ApiError> {
+    let tiers = raw
+        .into_iter()
+        .enumerate()
+        .map(|(index, t)| {
+            let up_to = t
+                .up_to
+                .as_deref()
+                .map(Usd::parse_positive)
+                .transpose()
+                .map_err(|e| ApiError::bad_request("invalid_threshold", format!("tier {index}: up_to: {e}")))?;
+            let rate = Rate::parse(&t.rate)
+                .map_err(|e| ApiError::bad_request("invalid_rate", format!("tier {index}: {e}")))?;
+            Ok(RateTier { up_to, rate })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    RateTiers::new(tiers).map_err(|e| ApiError::bad_request(e.code(), e.to_string()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TierIn {
+    up_to: Option<String>,
+    rate: String,
+}
+
+pub async fn get<S, Q>(billing: &Billing<S, Q>) -> Result<Response<Body>, ApiError>
+where
+    S: RateTierConfigs,
+{
+    let config = billing.store.rate_tier_config().await.map_err(unavailable)?;
+    Ok(shared::http::json(StatusCode::OK, &view(config.as_ref(), billing.policy.default_rate)))
+}
+
+pub async fn put<S, Q>(billing: &Billing<S, Q>, actor: &str, body: &[u8]) -> Result<Response<Body>, ApiError>
+where
+    S: RateTierConfigs,
+{
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct PutBody {
+        tiers: Vec<TierIn>,
+        expected_version: Option<u64>,
+    }
+    let parsed: PutBody = shared::http::parse_json(body)?;
+    let tiers = parse_tiers(parsed.tiers)?;
+    store(billing, actor, Some(&tiers), parsed.expected_version).await
+}
+
+pub async fn delete<S, Q>(billing: &Billing<S, Q>, actor: &str, req: &Request) -> Result<Response<Body>, ApiError>
+where
+    S: RateTierConfigs,
+{
+    let expected = shared::http::query_param(req, "expected_version")
+        .map(|raw| {
+            raw.parse::<u64>().map_err(|_| {
+                ApiError::bad_request("invalid_expected_version", "expected_version must be a non-negative integer")
+            })
+        })
+        .transpose()?;
+    store(billing, actor, None, expected).await
+}
+
+async fn store<S, Q>(
+    billing: &Billing<S, Q>,
+    actor: &str,
+    tiers: Option<&RateTiers>,
+    expected_version: Option<u64>,
+) -> Result<Response<Body>, ApiError>
+where
+    S: RateTierConfigs,
+{
+    let at = clock::rfc3339(clock::now());
+    match billing.store.put_rate_tiers(tiers, expected_version, actor, &at).await.map_err(unavailable)? {
+        PutTiersOutcome::Stored(config) => {
+            tracing::info!(
+                actor,
+                version = config.version,
+                tiers = tiers.map(|t| t.to_string()).unwrap_or_else(|| "flat default".into()),
+                outcome = "rate_tiers_changed",
+                "rate tier table changed"
+            );
+            Ok(shared::http::json(StatusCode::OK, &view(Some(&config), billing.policy.default_rate)))
+        }
+        PutTiersOutcome::VersionConflict { current } => Err(ApiError::conflict(
+            "version_conflict",
+            format!(
+                "the rate tiers are at version {current}, not {}; reload and retry",
+                expected_version.unwrap_or_default()
+            ),
+        )),
+    }
+}

@@ -1,0 +1,68 @@
+//! Scheduled release of held bonuses (EventBridge, every 15 minutes): every bonus whose
+//! holding period has passed (`release_at <= now`) is credited through Wellflow, at most
+//! `HOLDING_RELEASE_MAX_ROWS` per run (default 200; the next run continues). The logic is
+//! `shared::billing::holding`; "now" is a parameter so tests never sleep.
+
+use shared::billing::holding::{self, ReleaseReport};
+use shared::billing::{Billing, RetryQueue};
+use shared::config::{self, ConfigError, Source};
+use shared::store::{Bonuses, HoldingQueries, StoreError};
+use time::OffsetDateTime;
+
+/// Hard cap of `HOLDING_RELEASE_MAX_ROWS`: one run must finish well inside its timeout.
+pub const MAX_ROWS_LIMIT: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReleaseConfig {
+    pub max_rows: usize,
+}
+
+impl ReleaseConfig {
+    pub fn from_env(src: &dyn Source) -> Result<Self, ConfigError> {
+        let max_rows: usize = config::parsed_or(src, "HOLDING_RELEASE_MAX_ROWS", holding::DEFAULT_MAX_ROWS)?;
+        if max_rows == 0 || max_rows > MAX_ROWS_LIMIT {
+            return Err(ConfigError::Invalid {
+                key: "HOLDING_RELEASE_MAX_ROWS",
+                reason: format!("must be 1 to {MAX_ROWS_LIMIT}, got {max_rows}"),
+            });
+        }
+        Ok(Self { max_rows })
+    }
+}
+
+/// One scheduled run at `now`; the JSON is the invocation's result (also logged).
+pub async fn run<S, Q>(
+    billing: &Billing<S, Q>,
+    cfg: &ReleaseConfig,
+    now: OffsetDateTime,
+) -> Result<serde_json::Value, StoreError>
+where
+    S: Bonuses + HoldingQueries,
+    Q: RetryQueue,
+{
+    let ReleaseReport { due_seen, credited, credit_failed, skipped, more_due } =
+        holding::release_due(billing, now, cfg.max_rows).await?;
+    Ok(serde_json::json!({
+        "due_seen": due_seen,
+        "credited": credited,
+        "credit_failed": credit_failed,
+        "skipped": skipped,
+        "more_due": more_due,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn max_rows_is_bounded() {
+        let env = |v: &'static str| HashMap::from([("HOLDING_RELEASE_MAX_ROWS", v)]);
+        assert_eq!(ReleaseConfig::from_env(&HashMap::<&str, &str>::new()).unwrap().max_rows, 200);
+        assert_eq!(ReleaseConfig::from_env(&env("50")).unwrap().max_rows, 50);
+        assert!(ReleaseConfig::from_env(&env("0")).is_err());
+        assert!(ReleaseConfig::from_env(&env("1001")).is_err());
+    }
+}
