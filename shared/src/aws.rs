@@ -55,6 +55,14 @@ pub fn sdk_config_from(var: impl Fn(&str) -> Option<String>) -> SdkConfig {
     builder.build()
 }
 
+pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(config)
+}
+
+pub fn sqs(config: &SdkConfig) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(config)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,12 +80,4 @@ mod tests {
         assert_eq!(fallback.region().map(|r| r.as_ref()), Some("us-west-2"));
         assert_eq!(fallback.endpoint_url(), None, "production: the SDK's regional endpoint");
     }
-}
-
-pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::new(config)
-}
-
-pub fn sqs(config: &SdkConfig) -> aws_sdk_sqs::Client {
-    aws_sdk_sqs::Client::new(config)
 }
