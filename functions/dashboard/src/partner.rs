@@ -219,19 +219,29 @@ mod tests {
 
     #[test]
     fn config_reads_the_rate_and_builds_campaign_links() {
-        let env: std::collections::HashMap<&str, &str> =
-            [("SITE_ORIGIN", "https://www.example.com"), ("API_KEY_RATE_PER_MINUTE", "30")].into();
+        const SECRET: &str = "a-leaderboard-secret-of-32-chars-at-least";
+        let env: std::collections::HashMap<&str, &str> = [
+            ("SITE_ORIGIN", "https://www.example.com"),
+            ("LEADERBOARD_SECRET", SECRET),
+            ("API_KEY_RATE_PER_MINUTE", "30"),
+        ]
+        .into();
         let cfg = DashboardConfig::from_env(&env).unwrap();
         assert_eq!(cfg.api_key_rate_per_minute, 30);
         assert_eq!(
             cfg.campaign_link("K7M2XQ", "spring-sale"),
             "https://www.example.com/?ref=K7M2XQ&utm_campaign=spring-sale"
         );
-        let default: std::collections::HashMap<&str, &str> = [("SITE_ORIGIN", "https://www.example.com")].into();
+        let default: std::collections::HashMap<&str, &str> =
+            [("SITE_ORIGIN", "https://www.example.com"), ("LEADERBOARD_SECRET", SECRET)].into();
         assert_eq!(DashboardConfig::from_env(&default).unwrap().api_key_rate_per_minute, 120);
         for bad in ["0", "-1", "many"] {
-            let env: std::collections::HashMap<&str, &str> =
-                [("SITE_ORIGIN", "https://www.example.com"), ("API_KEY_RATE_PER_MINUTE", bad)].into();
+            let env: std::collections::HashMap<&str, &str> = [
+                ("SITE_ORIGIN", "https://www.example.com"),
+                ("LEADERBOARD_SECRET", SECRET),
+                ("API_KEY_RATE_PER_MINUTE", bad),
+            ]
+            .into();
             assert!(DashboardConfig::from_env(&env).is_err(), "{bad}");
         }
     }
