@@ -82,6 +82,28 @@ pids+=($!)
 ADMIN_TOKEN=$("$PY" infra/dev_token.py ops-admin admin)
 USER_TOKEN=$("$PY" infra/dev_token.py demo-referrer)
 
+# cargo lambda watch compiles each function on its first invocation (10-30 s each): do that
+# now, one after the other, so the first real request (or `make demo`) gets an answer in time.
+echo "warming up the functions (first invocation compiles each one)..."
+"$PY" - "$LAMBDA_PORT" <<'PYEOF'
+import sys, urllib.error, urllib.request
+class Stay(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # the redirect function answers 302 to the public site: do not follow
+opener = urllib.request.build_opener(Stay)
+port = sys.argv[1]
+calls = [(f"lambda-url/{fn}/", None) for fn in ("redirect", "signup", "webhook", "admin", "dashboard")]
+calls += [(f"2015-03-31/functions/{fn}/invocations", b'{"Records": []}')
+          for fn in ("credit-retry", "partner-webhooks", "failed-sweeper", "holding-release")]
+for path, body in calls:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/{path}", data=body, method="POST" if body else "GET")
+    try:
+        opener.open(req, timeout=600).read()
+    except urllib.error.HTTPError:
+        pass  # any answer means the function is built and running
+    except Exception as err:  # noqa: BLE001 - report and go on; the stack still works, just slower
+        print(f"  {path}: {err}", file=sys.stderr)
+PYEOF
 BASE="http://127.0.0.1:$LAMBDA_PORT/lambda-url"
 cat <<BANNER
 

@@ -5,7 +5,7 @@ Prints `MOTO_ENDPOINT=http://127.0.0.1:<port>` once it accepts requests (port 0 
 free port). With --parent-pid, a watchdog stops the server when that process exits, so a
 test run that is killed never leaves moto behind.
 
-Requests are processed one at a time. moto's DynamoDB model is not thread-safe: two
+DynamoDB requests are processed one at a time. moto's DynamoDB model is not thread-safe: two
 concurrent conditional writes or transactions can both pass their conditions before either
 writes, which real DynamoDB never allows (each conditional write and transaction is atomic).
 Serialising requests gives moto the same guarantee, so our concurrency tests exercise our
@@ -34,18 +34,28 @@ from werkzeug.serving import make_server
 
 
 def serialised(app):
-    """WSGI wrapper: one request inside moto at a time (see module doc)."""
+    """WSGI wrapper: one DynamoDB request inside moto at a time (see module doc).
+
+    Only DynamoDB needs it. SQS requests bypass the lock: a long-poll `ReceiveMessage`
+    (`WaitTimeSeconds`, as the local SQS pollers use) would otherwise hold it for seconds and
+    stall every DynamoDB call behind it. Real SQS may deliver a message twice anyway, and our
+    consumers are built for that.
+    """
     lock = threading.Lock()
 
+    def call(environ, start_response):
+        result = app(environ, start_response)
+        try:
+            return [b"".join(result)]
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+
     def wrapped(environ, start_response):
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+            return call(environ, start_response)
         with lock:
-            result = app(environ, start_response)
-            try:
-                body = b"".join(result)
-            finally:
-                if hasattr(result, "close"):
-                    result.close()
-        return [body]
+            return call(environ, start_response)
 
     return wrapped
 
