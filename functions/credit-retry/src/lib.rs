@@ -27,18 +27,7 @@ pub struct Backoff {
 impl Backoff {
     async fn set_visibility(&self, message: &SqsMessage, secs: i32) {
         let Some(handle) = message.receipt_handle.as_deref() else { return };
-        if let Err(err) = self
-            .sqs
-            .change_message_visibility()
-            .queue_url(&self.queue_url)
-            .receipt_handle(handle)
-            .visibility_timeout(secs)
-            .send()
-            .await
-        {
-            // Not fatal: the message returns after the queue's default visibility timeout.
-            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(err), "could not set message visibility");
-        }
+        shared::billing::set_message_visibility(&self.sqs, &self.queue_url, handle, secs).await;
     }
 }
 

@@ -67,6 +67,22 @@ impl RetryQueue for SqsRetryQueue {
     }
 }
 
+/// Sets an SQS message's visibility timeout: how a consumer backs off before the next
+/// receive (`credit-retry`, `partner-webhooks`). Not fatal when it fails: the message comes
+/// back after the queue's default visibility timeout instead; logged as a warning.
+pub async fn set_message_visibility(sqs: &aws_sdk_sqs::Client, queue_url: &str, receipt_handle: &str, secs: i32) {
+    if let Err(err) = sqs
+        .change_message_visibility()
+        .queue_url(queue_url)
+        .receipt_handle(receipt_handle)
+        .visibility_timeout(secs)
+        .send()
+        .await
+    {
+        tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(err), "could not set message visibility");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::backoff_secs;

@@ -166,7 +166,7 @@ async fn every_documented_operation_answers_as_documented() {
 
     // Partner webhooks: registration, rotation, the delivery log, and the payloads we send.
     {
-        use crate::partner_webhooks::{dash, drain, sender, Receiver};
+        use crate::partner_webhooks::{drain, sender, Receiver};
         let rx = Receiver::start().await;
         let events = json!(["bonus.created", "bonus.credited", "bonus.reversed"]);
         type Call<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<Value>);
@@ -194,7 +194,7 @@ async fn every_documented_operation_answers_as_documented() {
             ("/referrals/webhook/rotate-secret", "post", "/referrals/webhook/rotate-secret", None, None),
         ];
         for (path, method, uri, user, body) in calls {
-            let resp = dash(&h, &method.to_uppercase(), uri, user, body).await;
+            let resp = h.dash_call(&method.to_uppercase(), uri, user, body).await;
             let value = body_json(&resp);
             c.check(path, method, resp.status().as_u16(), Some(&value));
             if let Some(secret) = value["secret"].as_str() {
@@ -215,14 +215,14 @@ async fn every_documented_operation_answers_as_documented() {
             ("/referrals/webhook/deliveries?cursor=bogus", Some("alice")),
             ("/referrals/webhook/deliveries", None),
         ] {
-            let resp = dash(&h, "GET", uri, user, None).await;
+            let resp = h.dash_call("GET", uri, user, None).await;
             c.check("/referrals/webhook/deliveries", "get", resp.status().as_u16(), Some(&body_json(&resp)));
         }
-        let resp = dash(&h, "DELETE", "/referrals/webhook", None, None).await;
+        let resp = h.dash_call("DELETE", "/referrals/webhook", None, None).await;
         c.check("/referrals/webhook", "delete", resp.status().as_u16(), Some(&body_json(&resp)));
-        let resp = dash(&h, "DELETE", "/referrals/webhook", Some("alice"), None).await;
+        let resp = h.dash_call("DELETE", "/referrals/webhook", Some("alice"), None).await;
         c.check("/referrals/webhook", "delete", resp.status().as_u16(), None);
-        let resp = dash(&h, "POST", "/referrals/webhook/rotate-secret", Some("alice"), None).await;
+        let resp = h.dash_call("POST", "/referrals/webhook/rotate-secret", Some("alice"), None).await;
         c.check("/referrals/webhook/rotate-secret", "post", resp.status().as_u16(), Some(&body_json(&resp)));
     }
 

@@ -14,9 +14,7 @@ use axum::routing::post;
 use base64::Engine;
 use integration_tests::billing::{token, BillingHarness, REFERRER_IP};
 use integration_tests::body_json;
-use integration_tests::requests::request;
 use integration_tests::stack::text;
-use lambda_http::{Body, Response};
 use partner_webhooks::{Backoff, Sender};
 use serde_json::{json, Value};
 use shared::domain::partner_webhook::{event_id, UrlPolicy};
@@ -118,26 +116,9 @@ pub(crate) async fn drain(h: &BillingHarness, sender: &Sender<DynamoStore>, max_
     failures
 }
 
-/// A dashboard call as `user` with a JSON body.
-pub(crate) async fn dash(
-    h: &BillingHarness,
-    method: &str,
-    uri: &str,
-    user: Option<&str>,
-    body: Option<Value>,
-) -> Response<Body> {
-    let auth = user.map(|u| format!("Bearer {}", token(u, None, 600)));
-    let mut headers = vec![("content-type", "application/json")];
-    if let Some(a) = &auth {
-        headers.push(("authorization", a.as_str()));
-    }
-    let body = body.map(|b| Body::Text(b.to_string())).unwrap_or(Body::Empty);
-    dashboard::handle(&h.dashboard(), &request(method, uri, &headers, body)).await
-}
-
 /// Registers `url` for `events` as `user` and returns the secret.
 async fn register(h: &BillingHarness, user: &str, url: &str, events: &[&str]) -> String {
-    let resp = dash(h, "PUT", "/referrals/webhook", Some(user), Some(json!({"url": url, "events": events}))).await;
+    let resp = h.dash_call("PUT", "/referrals/webhook", Some(user), Some(json!({"url": url, "events": events}))).await;
     assert_eq!(resp.status(), 200, "{}", body_json(&resp));
     let v = body_json(&resp);
     let secret = v["secret"].as_str().expect("secret shown on creation").to_string();
@@ -202,7 +183,7 @@ async fn bonus_lifecycle_reaches_the_partner_signed_and_to_the_cent() {
     assert_eq!(reversed[0].body["data"]["bonus"]["reason"], "refunded");
 
     // The delivery log: three successful attempts, newest first.
-    let resp = dash(&h, "GET", "/referrals/webhook/deliveries", Some("alice"), None).await;
+    let resp = h.dash_call("GET", "/referrals/webhook/deliveries", Some("alice"), None).await;
     assert_eq!(resp.status(), 200);
     let items = body_json(&resp)["items"].as_array().unwrap().clone();
     assert_eq!(items.len(), 3);
@@ -217,7 +198,7 @@ async fn bonus_lifecycle_reaches_the_partner_signed_and_to_the_cent() {
         assert!((ttl - (now + 30 * 86_400)).abs() < 120, "30-day TTL, got {ttl}");
     }
     // The KPI query stays bounded: webhook items sort after STATS.
-    let kpis = body_json(&dash(&h, "GET", "/referrals/kpis", Some("alice"), None).await);
+    let kpis = body_json(&h.dash_call("GET", "/referrals/kpis", Some("alice"), None).await);
     assert_eq!(kpis["total_earned"], "0.00");
 }
 
@@ -246,7 +227,7 @@ async fn a_failed_attempt_is_retried_after_its_backoff_and_both_attempts_are_log
     assert!(got.iter().all(|r| r.verified));
     assert_eq!(got[0].body["id"], got[1].body["id"], "same event id on every attempt");
 
-    let items = body_json(&dash(&h, "GET", "/referrals/webhook/deliveries", Some("alice"), None).await)["items"]
+    let items = body_json(&h.dash_call("GET", "/referrals/webhook/deliveries", Some("alice"), None).await)["items"]
         .as_array()
         .unwrap()
         .clone();
@@ -271,10 +252,10 @@ async fn deleting_the_endpoint_drops_queued_events() {
     rx.set_secret(&register(&h, "alice", &rx.url, &ALL_EVENTS).await);
     h.topup("pw3", "bob", "20.00").await;
 
-    let resp = dash(&h, "DELETE", "/referrals/webhook", Some("alice"), None).await;
+    let resp = h.dash_call("DELETE", "/referrals/webhook", Some("alice"), None).await;
     assert_eq!(resp.status(), 204);
-    assert_eq!(dash(&h, "DELETE", "/referrals/webhook", Some("alice"), None).await.status(), 204, "idempotent");
-    assert_eq!(dash(&h, "GET", "/referrals/webhook", Some("alice"), None).await.status(), 404);
+    assert_eq!(h.dash_call("DELETE", "/referrals/webhook", Some("alice"), None).await.status(), 204, "idempotent");
+    assert_eq!(h.dash_call("GET", "/referrals/webhook", Some("alice"), None).await.status(), 404);
     assert!(h.stack.item("USER#alice", "WEBHOOK").await.is_none());
     assert!(!h.stack.item("USER#alice", "PROFILE").await.unwrap().contains_key("webhook_events"));
 
@@ -348,33 +329,33 @@ async fn unsafe_or_malformed_registrations_are_refused_and_write_nothing() {
         (json!({"url": "https://partner.example.com/hook", "events": ALL_EVENTS, "secret": "mine"}), "invalid_body"),
     ];
     for (body, code) in cases {
-        let resp = dash(&h, "PUT", "/referrals/webhook", Some("alice"), Some(body.clone())).await;
+        let resp = h.dash_call("PUT", "/referrals/webhook", Some("alice"), Some(body.clone())).await;
         assert_eq!(resp.status(), 400, "{body}");
         assert_eq!(body_json(&resp)["error"]["code"], code, "{body}");
     }
-    let resp = dash(
-        &h,
-        "PUT",
-        "/referrals/webhook",
-        None,
-        Some(json!({"url": "https://partner.example.com/h", "events": ALL_EVENTS})),
-    )
-    .await;
+    let resp = h
+        .dash_call(
+            "PUT",
+            "/referrals/webhook",
+            None,
+            Some(json!({"url": "https://partner.example.com/h", "events": ALL_EVENTS})),
+        )
+        .await;
     assert_eq!(resp.status(), 401);
-    assert_eq!(dash(&h, "PATCH", "/referrals/webhook", Some("alice"), None).await.status(), 405);
-    assert_eq!(dash(&h, "POST", "/referrals/webhook/rotate-secret", Some("alice"), None).await.status(), 404);
+    assert_eq!(h.dash_call("PATCH", "/referrals/webhook", Some("alice"), None).await.status(), 405);
+    assert_eq!(h.dash_call("POST", "/referrals/webhook/rotate-secret", Some("alice"), None).await.status(), 404);
     assert!(h.stack.item("USER#alice", "WEBHOOK").await.is_none());
     assert!(h.stack.item("USER#alice", "PROFILE").await.is_none(), "nothing written");
 
     // A public https endpoint is fine in production rules too.
-    let resp = dash(
-        &h,
-        "PUT",
-        "/referrals/webhook",
-        Some("alice"),
-        Some(json!({"url": "https://partner.example.com/hook", "events": ALL_EVENTS})),
-    )
-    .await;
+    let resp = h
+        .dash_call(
+            "PUT",
+            "/referrals/webhook",
+            Some("alice"),
+            Some(json!({"url": "https://partner.example.com/hook", "events": ALL_EVENTS})),
+        )
+        .await;
     assert_eq!(resp.status(), 200);
 }
 
@@ -386,16 +367,17 @@ async fn rotating_the_secret_retires_the_old_one() {
     let old = register(&h, "alice", &rx.url, &["bonus.credited"]).await;
 
     // GET and a later PUT never show (or change) the secret.
-    let v = body_json(&dash(&h, "GET", "/referrals/webhook", Some("alice"), None).await);
+    let v = body_json(&h.dash_call("GET", "/referrals/webhook", Some("alice"), None).await);
     assert_eq!(v["url"], rx.url);
     assert!(v.get("secret").is_none(), "{v}");
-    let resp =
-        dash(&h, "PUT", "/referrals/webhook", Some("alice"), Some(json!({"url": rx.url, "events": ALL_EVENTS}))).await;
+    let resp = h
+        .dash_call("PUT", "/referrals/webhook", Some("alice"), Some(json!({"url": rx.url, "events": ALL_EVENTS})))
+        .await;
     assert_eq!(resp.status(), 200);
     assert!(body_json(&resp).get("secret").is_none());
     assert_eq!(body_json(&resp)["events"], json!(ALL_EVENTS));
 
-    let resp = dash(&h, "POST", "/referrals/webhook/rotate-secret", Some("alice"), None).await;
+    let resp = h.dash_call("POST", "/referrals/webhook/rotate-secret", Some("alice"), None).await;
     assert_eq!(resp.status(), 200);
     let new = body_json(&resp)["secret"].as_str().unwrap().to_string();
     assert_ne!(new, old);
@@ -419,7 +401,7 @@ async fn rotating_the_secret_retires_the_old_one() {
     rx.set_secret(&new);
     drain(&h, &sender(&h, 0), 10).await;
     assert!(rx.got().iter().rev().take(2).all(|r| r.verified));
-    let items = body_json(&dash(&h, "GET", "/referrals/webhook/deliveries", Some("alice"), None).await)["items"]
+    let items = body_json(&h.dash_call("GET", "/referrals/webhook/deliveries", Some("alice"), None).await)["items"]
         .as_array()
         .unwrap()
         .clone();
@@ -437,11 +419,11 @@ async fn the_delivery_log_pages_and_refuses_crafted_cursors() {
     h.refund("pw8", "bob", "10.00").await;
     drain(&h, &sender(&h, 0), 10).await;
 
-    let first = body_json(&dash(&h, "GET", "/referrals/webhook/deliveries?limit=2", Some("alice"), None).await);
+    let first = body_json(&h.dash_call("GET", "/referrals/webhook/deliveries?limit=2", Some("alice"), None).await);
     assert_eq!(first["items"].as_array().unwrap().len(), 2);
     let cursor = first["next_cursor"].as_str().expect("more pages").to_string();
     let uri = format!("/referrals/webhook/deliveries?limit=2&cursor={cursor}");
-    let second = body_json(&dash(&h, "GET", &uri, Some("alice"), None).await);
+    let second = body_json(&h.dash_call("GET", &uri, Some("alice"), None).await);
     assert_eq!(second["items"].as_array().unwrap().len(), 1);
     let mut ids: Vec<&str> = first["items"]
         .as_array()
@@ -462,12 +444,12 @@ async fn the_delivery_log_pages_and_refuses_crafted_cursors() {
         "%%%".to_string(),
     ] {
         let resp =
-            dash(&h, "GET", &format!("/referrals/webhook/deliveries?cursor={crafted}"), Some("alice"), None).await;
+            h.dash_call("GET", &format!("/referrals/webhook/deliveries?cursor={crafted}"), Some("alice"), None).await;
         assert_eq!(resp.status(), 400, "{crafted}");
         assert_eq!(body_json(&resp)["error"]["code"], "invalid_cursor");
     }
-    assert_eq!(dash(&h, "GET", "/referrals/webhook/deliveries?limit=0", Some("alice"), None).await.status(), 400);
+    assert_eq!(h.dash_call("GET", "/referrals/webhook/deliveries?limit=0", Some("alice"), None).await.status(), 400);
     // Another referrer sees none of alice's deliveries.
-    let other = body_json(&dash(&h, "GET", "/referrals/webhook/deliveries", Some("mallory"), None).await);
+    let other = body_json(&h.dash_call("GET", "/referrals/webhook/deliveries", Some("mallory"), None).await);
     assert_eq!(other["items"], json!([]));
 }

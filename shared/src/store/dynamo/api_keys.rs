@@ -83,14 +83,7 @@ impl ApiKeys for DynamoStore {
         let mut start = None;
         loop {
             let page = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":prefix", s(keys::API_KEY_LISTING_PREFIX))
+                .prefix_query(&pk, keys::API_KEY_LISTING_PREFIX)
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()

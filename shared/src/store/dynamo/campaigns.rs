@@ -83,17 +83,7 @@ impl Campaigns for DynamoStore {
 
     async fn campaigns(&self, user: &UserId, code: &RefCode) -> Result<Vec<CampaignStats>, StoreError> {
         let pk = keys::user_pk(user);
-        let listing = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(pk.clone()))
-            .expression_attribute_values(":prefix", s(keys::CAMPAIGN_PREFIX))
-            .consistent_read(true)
-            .send();
+        let listing = self.prefix_query(&pk, keys::CAMPAIGN_PREFIX).consistent_read(true).send();
         let shards = self.batch_get(
             "campaign_clicks",
             (0..keys::CLICK_SHARDS).map(|shard| item_key(keys::click_shard_pk(code, shard), keys::SK_CLICKS)).collect(),

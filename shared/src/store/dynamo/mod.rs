@@ -98,6 +98,26 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// A `Query` of the items in partition `pk` whose sort key starts with `prefix` (a
+    /// listing under one user: API keys, campaigns, webhook deliveries); callers add paging,
+    /// order and consistency.
+    pub(crate) fn prefix_query(
+        &self,
+        pk: &str,
+        prefix: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(self.table.as_ref())
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+    }
+}
+
 /// The primary key of the item at (`pk`, `sk`).
 pub(crate) fn item_key(pk: String, sk: &str) -> Item {
     HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])

@@ -137,14 +137,7 @@ impl PartnerWebhooks for DynamoStore {
             }
         };
         let out = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(pk.clone()))
-            .expression_attribute_values(":prefix", s(keys::SK_WEBHOOK_DELIVERY_PREFIX))
+            .prefix_query(&pk, keys::SK_WEBHOOK_DELIVERY_PREFIX)
             .scan_index_forward(false)
             .limit(limit.clamp(1, 100))
             .set_exclusive_start_key(start)
