@@ -30,6 +30,8 @@ impl Resolve for PublicOnly {
 }
 
 pub fn http_client(policy: UrlPolicy) -> Result<reqwest::Client, reqwest::Error> {
+    // reqwest is built without a default crypto provider (one TLS stack per binary, see shared::aws).
+    shared::aws::install_crypto_provider();
     reqwest::Client::builder()
         .timeout(TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
