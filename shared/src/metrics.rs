@@ -9,9 +9,8 @@
 //! `FailedBonusesOlderThan1h`, `FailedBonusesRequeued`, `PartnerEventEmitFailed`,
 //! `PartnerWebhookDelivered`, `PartnerWebhookFailed`, `PartnerWebhookLatencyMs`.
 
+use std::fmt::Write;
 use std::sync::Mutex;
-
-use serde_json::{json, Map, Value};
 
 pub const NAMESPACE: &str = "Referrals";
 pub const SERVICE: &str = "referrals";
@@ -32,27 +31,61 @@ impl Unit {
 }
 
 /// One EMF document: the metrics, then string properties (e.g. `payment_id`, `reason`).
+///
+/// Written straight into one `String` (no `serde_json::Value` tree): this runs on every click,
+/// and building the tree was a third of the redirect's CPU time (BENCHMARKS.md).
 pub fn emf_line(metrics: &[(&str, f64, Unit)], properties: &[(&str, &str)], timestamp_ms: i64) -> String {
-    let mut doc = Map::new();
-    doc.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["Service"]],
-                "Metrics": metrics.iter().map(|(name, _, unit)| json!({"Name": name, "Unit": unit.as_str()})).collect::<Vec<_>>(),
-            }],
-        }),
-    );
-    doc.insert("Service".into(), Value::String(SERVICE.into()));
+    let mut out = String::with_capacity(200 + 48 * (metrics.len() + properties.len()));
+    let _ = write!(out, r#"{{"_aws":{{"Timestamp":{timestamp_ms},"CloudWatchMetrics":[{{"Namespace":"#);
+    json_string(&mut out, NAMESPACE);
+    out.push_str(r#","Dimensions":[["Service"]],"Metrics":["#);
+    for (i, (name, _, unit)) in metrics.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"Name":"#);
+        json_string(&mut out, name);
+        let _ = write!(out, r#","Unit":"{}"}}"#, unit.as_str());
+    }
+    out.push_str(r#"]}]},"Service":"#);
+    json_string(&mut out, SERVICE);
     for (key, value) in properties {
-        doc.insert((*key).into(), Value::String((*value).into()));
+        out.push(',');
+        json_string(&mut out, key);
+        out.push(':');
+        json_string(&mut out, value);
     }
     for (name, value, _) in metrics {
-        doc.insert((*name).into(), json!(value));
+        out.push(',');
+        json_string(&mut out, name);
+        // Shortest round-trip form ("1.0", "12.5", "1e21"): valid JSON numbers. NaN/inf are not.
+        if value.is_finite() {
+            let _ = write!(out, ":{value:?}");
+        } else {
+            out.push_str(":null");
+        }
     }
-    Value::Object(doc).to_string()
+    out.push('}');
+    out
+}
+
+/// Appends `raw` as a JSON string literal (quotes, backslashes and control characters escaped).
+fn json_string(out: &mut String, raw: &str) {
+    out.push('"');
+    for c in raw.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 static CAPTURE: Mutex<Option<Vec<String>>> = Mutex::new(None);
@@ -91,6 +124,7 @@ pub fn captured() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
 
     #[test]
     fn emf_document_structure() {
@@ -109,5 +143,20 @@ mod tests {
         assert_eq!(v["BonusCredited"], 1.0);
         assert_eq!(v["payment_id"], "p1");
         assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn properties_are_escaped_and_the_line_stays_valid_json() {
+        let nasty = "a\"b\\c\nd\u{1}e\u{7f}é";
+        let line = emf_line(&[("Clicks", 1.0, Unit::Count)], &[("code", nasty), ("k\"", "v")], 1);
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["code"], nasty);
+        assert_eq!(v["k\""], "v");
+        assert_eq!(v["Clicks"], 1.0);
+        assert!(!line.contains('\n'));
+        let odd = emf_line(&[("Latency", f64::NAN, Unit::Milliseconds), ("Big", 1e21, Unit::Count)], &[], 1);
+        let v: Value = serde_json::from_str(&odd).unwrap();
+        assert_eq!(v["Latency"], Value::Null);
+        assert_eq!(v["Big"], 1e21);
     }
 }
