@@ -41,21 +41,42 @@ impl DynamoStore {
     }
 }
 
-impl Codes for DynamoStore {
-    async fn record_click(&self, code: &RefCode) -> Result<ClickOutcome, StoreError> {
+impl DynamoStore {
+    /// `ADD clicks :one` on a random click shard of `code` (and `#camp :one` for a campaign),
+    /// conditional on the shard existing (and the campaign's counter being registered on it).
+    async fn add_click(
+        &self,
+        code: &RefCode,
+        campaign: Option<&CampaignName>,
+    ) -> Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        aws_sdk_dynamodb::error::SdkError<UpdateItemError>,
+    > {
         let shard = rand::rng().random_range(0..keys::CLICK_SHARDS);
-        let result = self
+        let request = self
             .client
             .update_item()
             .table_name(self.table.as_ref())
             .key(PK, s(keys::click_shard_pk(code, shard)))
             .key(SK, s(keys::SK_CLICKS))
-            .update_expression("ADD clicks :one")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await;
-        match result {
+            .expression_attribute_values(":one", n(1));
+        let request = match campaign {
+            None => request.update_expression("ADD clicks :one").condition_expression("attribute_exists(PK)"),
+            Some(campaign) => request
+                .update_expression("ADD clicks :one, #camp :one")
+                .condition_expression("attribute_exists(PK) AND attribute_exists(#camp)")
+                .expression_attribute_names("#camp", campaign.counter_attribute())
+                // On a failed condition DynamoDB returns the shard, if it exists: tells an
+                // unregistered campaign (count the plain click) from an unknown code (write nothing).
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld),
+        };
+        request.send().await
+    }
+}
+
+impl Codes for DynamoStore {
+    async fn record_click(&self, code: &RefCode) -> Result<ClickOutcome, StoreError> {
+        match self.add_click(code, None).await {
             Ok(_) => Ok(ClickOutcome::Counted),
             Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
                 Ok(ClickOutcome::UnknownCode)
@@ -65,23 +86,7 @@ impl Codes for DynamoStore {
     }
 
     async fn record_campaign_click(&self, code: &RefCode, campaign: &CampaignName) -> Result<ClickOutcome, StoreError> {
-        let shard = rand::rng().random_range(0..keys::CLICK_SHARDS);
-        let result = self
-            .client
-            .update_item()
-            .table_name(self.table.as_ref())
-            .key(PK, s(keys::click_shard_pk(code, shard)))
-            .key(SK, s(keys::SK_CLICKS))
-            .update_expression("ADD clicks :one, #camp :one")
-            .condition_expression("attribute_exists(PK) AND attribute_exists(#camp)")
-            .expression_attribute_names("#camp", campaign.counter_attribute())
-            .expression_attribute_values(":one", n(1))
-            // On a failed condition DynamoDB returns the shard, if it exists: tells an
-            // unregistered campaign (count the plain click) from an unknown code (write nothing).
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
+        match self.add_click(code, Some(campaign)).await {
             Ok(_) => Ok(ClickOutcome::Counted),
             Err(e) => match e.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
