@@ -17,19 +17,7 @@ use shared::domain::{BonusStatus, PaymentId};
 use shared::store::Bonuses;
 
 /// How a failed message comes back: its visibility is set by us, not left to the default.
-#[derive(Clone, Debug)]
-pub struct Backoff {
-    pub sqs: aws_sdk_sqs::Client,
-    pub queue_url: String,
-    pub base_delay_secs: u32,
-}
-
-impl Backoff {
-    async fn set_visibility(&self, message: &SqsMessage, secs: i32) {
-        let Some(handle) = message.receipt_handle.as_deref() else { return };
-        shared::billing::set_message_visibility(&self.sqs, &self.queue_url, handle, secs).await;
-    }
-}
+pub use shared::billing::VisibilityBackoff as Backoff;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessageOutcome {
@@ -106,11 +94,11 @@ where
             MessageOutcome::Retry { attempts } => {
                 let delay = backoff_secs(backoff.base_delay_secs, *attempts);
                 tracing::info!(message_id = %id, attempts, delay_secs = delay, outcome = "retry_later", "credit still failing");
-                backoff.set_visibility(message, delay).await;
+                backoff.set_visibility(message.receipt_handle.as_deref(), delay).await;
             }
             MessageOutcome::Poison(why) => {
                 tracing::error!(message_id = %id, receives = %receives, reason = %why, outcome = "poison", "poison retry message; heading to the DLQ");
-                backoff.set_visibility(message, 0).await;
+                backoff.set_visibility(message.receipt_handle.as_deref(), 0).await;
             }
         }
         let mut failure = BatchItemFailure::default();

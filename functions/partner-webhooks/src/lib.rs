@@ -31,28 +31,15 @@ pub const DELIVERY_LOG_TTL_SECS: i64 = 30 * 24 * 3600;
 const MAX_ERROR_LEN: usize = 200;
 
 /// How a failed message comes back: its visibility is set by us, like the credit-retry consumer.
-#[derive(Clone, Debug)]
-pub struct Backoff {
-    pub sqs: aws_sdk_sqs::Client,
-    pub queue_url: String,
-    pub base_delay_secs: u32,
-}
+pub use shared::billing::VisibilityBackoff as Backoff;
 
-impl Backoff {
-    /// First retry after 60 s, doubling up to 1 h: 8 attempts span about 2 hours.
-    pub const DEFAULT_BASE_DELAY_SECS: u32 = 60;
-    pub const MAX_DELAY_SECS: u64 = 3600;
+/// First retry after 60 s, doubling up to 1 h: 8 attempts span about 2 hours.
+pub const DEFAULT_BASE_DELAY_SECS: u32 = 60;
+pub const MAX_DELAY_SECS: u64 = 3600;
 
-    /// Delay before attempt `attempt + 1`.
-    pub fn delay_secs(&self, attempt: u32) -> i32 {
-        let exp = attempt.saturating_sub(1).min(16);
-        (u64::from(self.base_delay_secs) << exp).min(Self::MAX_DELAY_SECS) as i32
-    }
-
-    async fn set_visibility(&self, message: &SqsMessage, secs: i32) {
-        let Some(handle) = message.receipt_handle.as_deref() else { return };
-        shared::billing::set_message_visibility(&self.sqs, &self.queue_url, handle, secs).await;
-    }
+/// Delay before attempt `attempt + 1`.
+pub fn delay_secs(base_delay_secs: u32, attempt: u32) -> i32 {
+    shared::billing::exponential_backoff_secs(base_delay_secs, attempt, MAX_DELAY_SECS)
 }
 
 /// Everything the sender needs, built once per cold start.
@@ -204,13 +191,13 @@ where
                 continue;
             }
             MessageOutcome::Retry { attempt } => {
-                let delay = sender.backoff.delay_secs(*attempt);
+                let delay = delay_secs(sender.backoff.base_delay_secs, *attempt);
                 tracing::info!(message_id = %id, attempt, delay_secs = delay, outcome = "retry_later", "partner webhook will be retried");
-                sender.backoff.set_visibility(message, delay).await;
+                sender.backoff.set_visibility(message.receipt_handle.as_deref(), delay).await;
             }
             MessageOutcome::Poison(why) => {
                 tracing::error!(message_id = %id, reason = %why, outcome = "poison", "poison partner event; heading to the DLQ");
-                sender.backoff.set_visibility(message, 0).await;
+                sender.backoff.set_visibility(message.receipt_handle.as_deref(), 0).await;
             }
         }
         let mut failure = BatchItemFailure::default();
@@ -226,15 +213,8 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_caps_at_an_hour() {
-        let b = Backoff {
-            sqs: aws_sdk_sqs::Client::from_conf(
-                aws_sdk_sqs::Config::builder().behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest()).build(),
-            ),
-            queue_url: String::new(),
-            base_delay_secs: 60,
-        };
-        let delays: Vec<i32> = (1..=8).map(|a| b.delay_secs(a)).collect();
+        let delays: Vec<i32> = (1..=8).map(|a| delay_secs(60, a)).collect();
         assert_eq!(delays, vec![60, 120, 240, 480, 960, 1920, 3600, 3600]);
-        assert_eq!(Backoff { base_delay_secs: 0, ..b }.delay_secs(5), 0);
+        assert_eq!(delay_secs(0, 5), 0);
     }
 }

@@ -28,7 +28,7 @@ async fn main() -> Result<(), Error> {
             base_delay_secs: config::parsed_or(
                 &ProcessEnv,
                 "PARTNER_WEBHOOK_BASE_DELAY_SECS",
-                Backoff::DEFAULT_BASE_DELAY_SECS,
+                partner_webhooks::DEFAULT_BASE_DELAY_SECS,
             )?,
         },
     };

@@ -15,7 +15,7 @@ mod topup;
 pub use credit::{credit_bonus, CreditOutcome, OnFailure};
 pub use partner_events::{PartnerEventMessage, PartnerEvents};
 pub use refund::{process_refund, RefundOutcome};
-pub use retry_queue::{backoff_secs, set_message_visibility, RetryQueue, SqsRetryQueue};
+pub use retry_queue::{backoff_secs, exponential_backoff_secs, RetryQueue, SqsRetryQueue, VisibilityBackoff};
 pub use topup::{process_topup, TopupEvent, TopupOutcome};
 
 use crate::domain::BonusPolicy;

@@ -12,10 +12,15 @@ pub trait RetryQueue: Send + Sync {
     fn schedule(&self, payment: &PaymentId, attempts: u32) -> impl Future<Output = Result<(), String>> + Send;
 }
 
-/// Exponential backoff: `base`, 2×, 4×, … capped at SQS's 15-minute maximum delay.
+/// Exponential backoff: `base`, 2×, 4×, … capped at `cap_secs`.
+pub fn exponential_backoff_secs(base_secs: u32, attempts: u32, cap_secs: u64) -> i32 {
+    let exp = attempts.saturating_sub(1).min(16);
+    (u64::from(base_secs) << exp).min(cap_secs) as i32
+}
+
+/// Retry-message backoff: exponential, capped at SQS's 15-minute maximum `DelaySeconds`.
 pub fn backoff_secs(base_secs: u32, attempts: u32) -> i32 {
-    let exp = attempts.saturating_sub(1).min(10);
-    (u64::from(base_secs) << exp).min(900) as i32
+    exponential_backoff_secs(base_secs, attempts, 900)
 }
 
 /// SQS-backed retry queue.
@@ -67,19 +72,31 @@ impl RetryQueue for SqsRetryQueue {
     }
 }
 
-/// Sets an SQS message's visibility timeout: how a consumer backs off before the next
-/// receive (`credit-retry`, `partner-webhooks`). Not fatal when it fails: the message comes
-/// back after the queue's default visibility timeout instead; logged as a warning.
-pub async fn set_message_visibility(sqs: &aws_sdk_sqs::Client, queue_url: &str, receipt_handle: &str, secs: i32) {
-    if let Err(err) = sqs
-        .change_message_visibility()
-        .queue_url(queue_url)
-        .receipt_handle(receipt_handle)
-        .visibility_timeout(secs)
-        .send()
-        .await
-    {
-        tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(err), "could not set message visibility");
+/// How an SQS consumer (`credit-retry`, `partner-webhooks`) backs off a failed message: it
+/// sets the message's visibility itself, rather than leaving it to the queue's default.
+#[derive(Clone, Debug)]
+pub struct VisibilityBackoff {
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+    pub base_delay_secs: u32,
+}
+
+impl VisibilityBackoff {
+    /// Makes the message visible again in `secs` (0 = now). Not fatal when it fails: the
+    /// message comes back after the queue's default visibility timeout instead; logged.
+    pub async fn set_visibility(&self, receipt_handle: Option<&str>, secs: i32) {
+        let Some(handle) = receipt_handle else { return };
+        if let Err(err) = self
+            .sqs
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(handle)
+            .visibility_timeout(secs)
+            .send()
+            .await
+        {
+            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(err), "could not set message visibility");
+        }
     }
 }
 
