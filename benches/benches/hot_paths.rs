@@ -9,13 +9,13 @@
 
 use std::hint::black_box;
 
+use adapters::domain::signature::{self, DEFAULT_TOLERANCE_SECS};
+use adapters::domain::{BonusPolicy, Decision};
+use adapters::metrics;
 use benches::stdout_filter::StdoutFilter;
 use benches::{fixtures, CountingCodes};
 use criterion::{criterion_group, criterion_main, Criterion};
 use lambda_http::http::StatusCode;
-use shared::domain::signature::{self, DEFAULT_TOLERANCE_SECS};
-use shared::domain::{BonusPolicy, Decision};
-use shared::metrics;
 
 fn current_thread_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
@@ -77,7 +77,7 @@ fn redirect(c: &mut Criterion) {
             )
         })
     });
-    let code = shared::domain::RefCode::parse("K7M2XQ").expect("valid code");
+    let code = adapters::domain::RefCode::parse("K7M2XQ").expect("valid code");
     group.bench_function("referral_cookie", |b| b.iter(|| redirect::referral_cookie(black_box(code), None)));
     let line = metrics::emf_line(&[("Clicks", 1.0, metrics::Unit::Count)], &[("code", "K7M2XQ")], 1_795_597_200_000);
     group.bench_function("stdout_line", |b| b.iter(|| println!("{}", black_box(&line))));

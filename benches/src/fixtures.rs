@@ -2,11 +2,11 @@
 //! payment-provider event, a top-up context and a referrer's KPIs. Realistic sizes (the
 //! README's examples), so the figures are those of production requests.
 
+use adapters::domain::{TopupContext, Usd};
+use adapters::store::ReferrerKpis;
 use lambda_http::{Body, Request};
 use redirect::{RedirectConfig, Touch};
 use rust_decimal::Decimal;
-use shared::domain::{TopupContext, Usd};
-use shared::store::ReferrerKpis;
 
 /// A referral link with marketing parameters around the code.
 pub const REDIRECT_URI: &str = "/pricing?utm_source=x&ref=K7M2XQ&b=2";
@@ -36,7 +36,7 @@ pub fn redirect_request() -> Request {
 
 /// The `X-Signature` header value for [`WEBHOOK_BODY`] at [`SIGNED_AT`].
 pub fn webhook_signature() -> String {
-    shared::domain::signature::sign(WEBHOOK_SECRET, SIGNED_AT, WEBHOOK_BODY)
+    adapters::domain::signature::sign(WEBHOOK_SECRET, SIGNED_AT, WEBHOOK_BODY)
 }
 
 /// Earlier first-time top-ups of the referrer: four inside the 24 h window, two older.
@@ -59,7 +59,7 @@ pub fn topup_context() -> TopupContext<'static> {
 /// An active referrer's dashboard numbers.
 pub fn referrer_kpis() -> ReferrerKpis {
     ReferrerKpis {
-        code: Some(shared::domain::RefCode::parse("K7M2XQ").expect("valid code")),
+        code: Some(adapters::domain::RefCode::parse("K7M2XQ").expect("valid code")),
         total_earned: Decimal::new(1_234_567, 2),
         earned_in_window: Decimal::new(45_050, 2),
         signups: 318,

@@ -15,8 +15,8 @@ pub mod stdout_filter;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use shared::domain::RefCode;
-use shared::store::{ClickOutcome, CodeRecord, Codes, StoreError};
+use adapters::domain::RefCode;
+use adapters::store::{ClickOutcome, CodeRecord, Codes, StoreError};
 
 /// Bench-only [`Codes`]: every code exists, every click is counted in memory (no I/O).
 #[derive(Debug, Default)]

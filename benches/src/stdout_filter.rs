@@ -1,5 +1,5 @@
 //! Keeps a benchmark's stdout readable while the code under test writes to it: the redirect
-//! handler prints one EMF metric line per click (`shared::metrics`), as in production where
+//! handler prints one EMF metric line per click (`adapters::metrics`), as in production where
 //! stdout is a pipe to the Lambda log collector. [`StdoutFilter`] points fd 1 at a pipe, so
 //! each line still costs the handler a real `write(2)` to a pipe, and a thread drains it,
 //! dropping JSON lines and forwarding everything else (criterion's report) to the real stdout.

@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use redirect::plan::{plan, RefParam};
-use shared::domain::RefCode;
+use adapters::domain::RefCode;
 use url::Url;
 
 fuzz_target!(|data: &[u8]| {

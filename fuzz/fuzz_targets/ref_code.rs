@@ -1,11 +1,11 @@
-//! Fuzz target: the referral-code parser (`shared::domain::RefCode::parse`). Invariants: never a
+//! Fuzz target: the referral-code parser (`adapters::domain::RefCode::parse`). Invariants: never a
 //! panic; accepted iff exactly six characters of the alphabet (any ASCII case); an accepted code
 //! is its uppercase input, only alphabet bytes, and parses back to itself.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shared::domain::code::ALPHABET;
-use shared::domain::RefCode;
+use adapters::domain::code::ALPHABET;
+use adapters::domain::RefCode;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(input) = std::str::from_utf8(data) else { return };

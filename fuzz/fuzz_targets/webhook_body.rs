@@ -1,11 +1,11 @@
 //! Fuzz target: the payment webhook's untrusted input — the raw body (`webhook::parse`) and the
-//! `X-Signature` header (`shared::domain::signature::verify`). Input: `<header>\n<body>`.
+//! `X-Signature` header (`adapters::domain::signature::verify`). Input: `<header>\n<body>`.
 //! Invariants: never a panic; a parse error is a 400/422; a header verifies only if it carries
 //! the body's real HMAC; a fresh signature of any body verifies and any change to it does not.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shared::domain::signature::{sign, verify};
+use adapters::domain::signature::{sign, verify};
 
 const SECRET: &str = "whsec_fuzz_0123456789abcdef";
 const NOW: i64 = 1_795_000_000;

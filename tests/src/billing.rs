@@ -1,13 +1,13 @@
 //! Harness for money flows: a fresh table, a fake Wellflow, the real billing wiring, and
 //! helpers that drive the real signup and webhook handlers with signed requests.
 
+use adapters::billing::{Billing, PartnerEvents, SqsRetryQueue};
+use adapters::domain::signature::sign;
+use adapters::domain::{BonusPolicy, PaymentId, RefCode, UserId};
+use adapters::store::{BonusRecord, Bonuses, DynamoStore, Users};
+use adapters::wellflow::WellflowClient;
 use fake_wellflow::FakeWellflow;
 use lambda_http::{Body, Request, Response};
-use shared::billing::{Billing, PartnerEvents, SqsRetryQueue};
-use shared::domain::signature::sign;
-use shared::domain::{BonusPolicy, PaymentId, RefCode, UserId};
-use shared::store::{BonusRecord, Bonuses, DynamoStore, Users};
-use shared::wellflow::WellflowClient;
 use signup::SignupConfig;
 use webhook::WebhookConfig;
 
@@ -67,7 +67,7 @@ impl BillingHarness {
 
     /// A POST signed with `secret` at the current time.
     pub fn signed(uri: &str, body: &str, secret: &str) -> Request {
-        let header = sign(secret, shared::clock::now().unix_timestamp(), body.as_bytes());
+        let header = sign(secret, adapters::clock::now().unix_timestamp(), body.as_bytes());
         request("POST", uri, &[("x-signature", &header), ("content-type", "application/json")], Body::Text(body.into()))
     }
 
@@ -206,9 +206,9 @@ pub fn token(sub: &str, role: Option<&str>, ttl_secs: i64) -> String {
 }
 
 pub fn token_signed(sub: &str, role: Option<&str>, ttl_secs: i64, secret: &str) -> String {
-    let claims = shared::auth::Claims {
+    let claims = adapters::auth::Claims {
         sub: sub.into(),
-        exp: shared::clock::now().unix_timestamp() + ttl_secs,
+        exp: adapters::clock::now().unix_timestamp() + ttl_secs,
         role: role.map(str::to_string),
         roles: Vec::new(),
     };
@@ -224,7 +224,7 @@ pub fn token_signed(sub: &str, role: Option<&str>, ttl_secs: i64, secret: &str) 
 pub fn token_alg_none(sub: &str, role: Option<&str>) -> String {
     use base64::Engine;
     let enc = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-    let exp = shared::clock::now().unix_timestamp() + 600;
+    let exp = adapters::clock::now().unix_timestamp() + 600;
     format!(
         "{}.{}.",
         enc(serde_json::json!({"alg":"none","typ":"JWT"})),
@@ -235,7 +235,7 @@ pub fn token_alg_none(sub: &str, role: Option<&str>) -> String {
 impl BillingHarness {
     /// The admin API wired to this harness's store, Wellflow and queue.
     pub fn admin(&self) -> admin::Admin<DynamoStore, SqsRetryQueue> {
-        admin::Admin { billing: self.billing.clone(), jwt: shared::auth::JwtVerifier::hs256(JWT_SECRET, None, None) }
+        admin::Admin { billing: self.billing.clone(), jwt: adapters::auth::JwtVerifier::hs256(JWT_SECRET, None, None) }
     }
 
     /// Calls the admin handler as `token` (None = no Authorization header).
@@ -261,12 +261,12 @@ impl BillingHarness {
     pub fn dashboard(&self) -> dashboard::DashboardApi<DynamoStore> {
         dashboard::DashboardApi {
             store: self.billing.store.clone(),
-            jwt: shared::auth::JwtVerifier::hs256(JWT_SECRET, None, None),
+            jwt: adapters::auth::JwtVerifier::hs256(JWT_SECRET, None, None),
             cfg: dashboard::DashboardConfig {
                 link_base: url::Url::parse("https://www.example.com").expect("origin"),
                 public_base_path: String::new(),
-                leaderboard: shared::domain::leaderboard::LeaderboardKeys::new(LEADERBOARD_SECRET).expect("secret"),
-                webhook_urls: shared::domain::partner_webhook::UrlPolicy { allow_http_loopback: true },
+                leaderboard: adapters::domain::leaderboard::LeaderboardKeys::new(LEADERBOARD_SECRET).expect("secret"),
+                webhook_urls: adapters::domain::partner_webhook::UrlPolicy { allow_http_loopback: true },
                 api_key_rate_per_minute: dashboard::DEFAULT_API_KEY_RATE_PER_MINUTE,
             },
         }

@@ -22,13 +22,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use adapters::billing::{Billing, SqsRetryQueue};
+use adapters::domain::{Rate, Usd};
+use adapters::store::DynamoStore;
 use aws_sdk_dynamodb::types::AttributeValue;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rust_decimal::Decimal;
-use shared::billing::{Billing, SqsRetryQueue};
-use shared::domain::{Rate, Usd};
-use shared::store::DynamoStore;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use webhook::WebhookConfig;

@@ -2,9 +2,9 @@
 //! (signup, webhook, refund, redirect) — shared by the dashboard tests and the browser
 //! fixture so both assert on the same numbers.
 
+use adapters::domain::UserId;
+use adapters::store::Users;
 use fake_wellflow::Fault;
-use shared::domain::UserId;
-use shared::store::Users;
 
 use crate::billing::{BillingHarness, REFERRER_IP};
 

@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use adapters::store::DynamoStore;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::Provisioned;
-use shared::store::DynamoStore;
 
 use crate::{shared_moto, workspace_root};
 

@@ -23,10 +23,10 @@ use std::process::{Command, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use adapters::domain::RefCode;
+use adapters::store::{Codes, DynamoStore};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use shared::domain::RefCode;
-use shared::store::{Codes, DynamoStore};
 
 use runtime_api::{RunRecord, RuntimeApi};
 

@@ -6,12 +6,12 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use adapters::billing::{settings, SqsRetryQueue};
+use adapters::config::{self, ProcessEnv};
+use adapters::domain::RefCode;
+use adapters::store::{ClickOutcome, Codes, DynamoStore};
 use redirect::RedirectConfig;
 use serde::{Deserialize, Serialize};
-use shared::billing::{settings, SqsRetryQueue};
-use shared::config::{self, ProcessEnv};
-use shared::domain::RefCode;
-use shared::store::{ClickOutcome, Codes, DynamoStore};
 use webhook::WebhookConfig;
 
 use super::{ColdStartReport, CODE};
@@ -44,15 +44,15 @@ fn step<T>(steps: &mut Vec<(String, f64)>, name: &str, f: impl FnOnce() -> T) ->
 
 /// The redirect's `main` after the runtime, plus its first two DynamoDB calls.
 async fn redirect_steps(steps: &mut Vec<(String, f64)>) -> Result<(), String> {
-    step(steps, "telemetry::init (JSON subscriber)", shared::telemetry::init);
+    step(steps, "telemetry::init (JSON subscriber)", adapters::telemetry::init);
     let table = step(steps, "config from env", || {
         RedirectConfig::from_env(&ProcessEnv).map_err(|e| e.to_string())?;
         config::table_name(&ProcessEnv).map_err(|e| e.to_string())
     })?;
     let t = Instant::now();
-    let sdk = shared::aws::sdk_config().await;
+    let sdk = adapters::aws::sdk_config().await;
     steps.push((SDK_LOAD.into(), ms(t.elapsed())));
-    let store = step(steps, "DynamoDB client + store", || DynamoStore::new(shared::aws::dynamodb(&sdk), table));
+    let store = step(steps, "DynamoDB client + store", || DynamoStore::new(adapters::aws::dynamodb(&sdk), table));
     let code = RefCode::parse(CODE).map_err(|e| e.to_string())?;
     for label in [
         "1st UpdateItem (lazy HTTP client + credentials + connect + moto)",
@@ -70,20 +70,20 @@ async fn redirect_steps(steps: &mut Vec<(String, f64)>) -> Result<(), String> {
 
 /// The webhook's `main` after the runtime (no network: clients are built, not used).
 async fn webhook_steps(steps: &mut Vec<(String, f64)>) -> Result<(), String> {
-    step(steps, "telemetry::init (JSON subscriber)", shared::telemetry::init);
+    step(steps, "telemetry::init (JSON subscriber)", adapters::telemetry::init);
     step(steps, "config from env", || WebhookConfig::from_env(&ProcessEnv).map_err(|e| e.to_string()))?;
     let t = Instant::now();
-    let sdk = shared::aws::sdk_config().await;
+    let sdk = adapters::aws::sdk_config().await;
     steps.push((SDK_LOAD.into(), ms(t.elapsed())));
     step(steps, "DynamoDB client + store", || {
-        config::table_name(&ProcessEnv).map(|table| DynamoStore::new(shared::aws::dynamodb(&sdk), table))
+        config::table_name(&ProcessEnv).map(|table| DynamoStore::new(adapters::aws::dynamodb(&sdk), table))
     })
     .map_err(|e| e.to_string())?;
     step(steps, "Wellflow client (reqwest + rustls)", || settings::wellflow_from_env(&ProcessEnv))
         .map_err(|e| e.to_string())?;
     step(steps, "SQS client + retry queue", || {
         config::required(&ProcessEnv, "CREDIT_RETRY_QUEUE_URL", "the credit retry queue")
-            .map(|url| SqsRetryQueue::new(shared::aws::sqs(&sdk), url, SqsRetryQueue::DEFAULT_BASE_DELAY_SECS))
+            .map(|url| SqsRetryQueue::new(adapters::aws::sqs(&sdk), url, SqsRetryQueue::DEFAULT_BASE_DELAY_SECS))
     })
     .map_err(|e| e.to_string())?;
     step(steps, "bonus policy from env", || settings::policy_from_env(&ProcessEnv)).map_err(|e| e.to_string())?;

@@ -14,20 +14,20 @@
 mod rate_tiers;
 mod views;
 
+use adapters::auth::JwtVerifier;
+use adapters::billing::moderation::{approve, reject, ModerationOutcome};
+use adapters::billing::{Billing, RetryQueue};
+use adapters::clock;
+use adapters::domain::{BonusStatus, PaymentId, Rate, UserId};
+use adapters::store::{
+    AdminChange, BonusQueries, Bonuses, QueryError, RateTierConfigs, ReattributeOutcome, ReferrerAdmin, Users,
+};
+use adapters::ApiError;
 use futures::StreamExt;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::auth::JwtVerifier;
-use shared::billing::moderation::{approve, reject, ModerationOutcome};
-use shared::billing::{Billing, RetryQueue};
-use shared::clock;
-use shared::domain::{BonusStatus, PaymentId, Rate, UserId};
-use shared::store::{
-    AdminChange, BonusQueries, Bonuses, QueryError, RateTierConfigs, ReattributeOutcome, ReferrerAdmin, Users,
-};
-use shared::ApiError;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_BULK: usize = 100;
@@ -43,11 +43,11 @@ where
     S: Bonuses + BonusQueries + ReferrerAdmin + Users + RateTierConfigs,
     Q: RetryQueue,
 {
-    shared::http::respond(route(admin, req).await)
+    adapters::http::respond(route(admin, req).await)
 }
 
 fn json_response(status: u16, value: &serde_json::Value) -> Response<Body> {
-    shared::http::json(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), value)
+    adapters::http::json(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), value)
 }
 
 fn unavailable(err: impl std::fmt::Display) -> ApiError {
@@ -94,7 +94,7 @@ where
         return Err(ApiError::forbidden("this endpoint needs the admin role"));
     }
     let actor = format!("admin:{}", claims.sub);
-    let body = shared::http::body_bytes(req, MAX_BODY_BYTES)?;
+    let body = adapters::http::body_bytes(req, MAX_BODY_BYTES)?;
     let path = req.uri().path().trim_end_matches('/');
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let method = req.method().clone();
@@ -107,7 +107,7 @@ where
             struct Body {
                 note: Option<String>,
             }
-            let parsed: Body = if body.is_empty() { Body::default() } else { shared::http::parse_json(body)? };
+            let parsed: Body = if body.is_empty() { Body::default() } else { adapters::http::parse_json(body)? };
             note_ok(&parsed.note)?;
             let outcome =
                 approve(&admin.billing, &payment(id)?, &actor, parsed.note.as_deref()).await.map_err(unavailable)?;
@@ -121,7 +121,7 @@ where
                 reason: String,
                 note: Option<String>,
             }
-            let parsed: Body = shared::http::parse_json(body)?;
+            let parsed: Body = adapters::http::parse_json(body)?;
             reason_ok(&parsed.reason)?;
             note_ok(&parsed.note)?;
             let outcome = reject(&admin.billing, &payment(id)?, &actor, &parsed.reason, parsed.note.as_deref())
@@ -148,13 +148,13 @@ async fn list<S, Q>(admin: &Admin<S, Q>, req: &Request) -> Result<Response<Body>
 where
     S: BonusQueries,
 {
-    let param = |name: &str| shared::http::query_param(req, name);
+    let param = |name: &str| adapters::http::query_param(req, name);
     let status = match param("status").as_deref() {
         Some("pending") | None => BonusStatus::Pending,
         Some("failed") => BonusStatus::Failed,
         Some(_) => return Err(ApiError::bad_request("invalid_status", "status must be pending or failed")),
     };
-    let limit = shared::http::limit_param(req, 50)?;
+    let limit = adapters::http::limit_param(req, 50)?;
     let page =
         admin.billing.store.list_by_status(status, limit, param("cursor").as_deref()).await.map_err(|e| match e {
             QueryError::Cursor(c) => ApiError::bad_request("invalid_cursor", c.to_string()),
@@ -177,7 +177,7 @@ where
         reason: Option<String>,
         note: Option<String>,
     }
-    let parsed: Bulk = shared::http::parse_json(body)?;
+    let parsed: Bulk = adapters::http::parse_json(body)?;
     note_ok(&parsed.note)?;
     if parsed.payment_ids.is_empty() || parsed.payment_ids.len() > MAX_BULK {
         return Err(ApiError::bad_request("invalid_payment_ids", format!("payment_ids must hold 1 to {MAX_BULK} ids")));
@@ -262,7 +262,7 @@ where
         rate: Option<String>,
         note: Option<String>,
     }
-    let parsed: Body = shared::http::parse_json(body)?;
+    let parsed: Body = adapters::http::parse_json(body)?;
     note_ok(&parsed.note)?;
     let rate = parsed
         .rate
@@ -293,7 +293,7 @@ where
         referrer_id: String,
         note: String,
     }
-    let parsed: Body = shared::http::parse_json(body)?;
+    let parsed: Body = adapters::http::parse_json(body)?;
     let to = user(&parsed.referrer_id)?;
     let note = Some(parsed.note);
     note_ok(&note)?;

@@ -1,15 +1,15 @@
 //! Lambda entry point for the admin API: billing wiring and the JWT verifier built once.
 
+use adapters::auth::JwtVerifier;
+use adapters::billing::settings;
+use adapters::config::ProcessEnv;
 use admin::Admin;
 use lambda_http::{service_fn, Error, Request};
-use shared::auth::JwtVerifier;
-use shared::billing::settings;
-use shared::config::ProcessEnv;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let sdk = shared::aws::sdk_config().await;
+    adapters::telemetry::init();
+    let sdk = adapters::aws::sdk_config().await;
     let admin =
         Admin { billing: settings::billing_from_env(&ProcessEnv, &sdk)?, jwt: JwtVerifier::from_env(&ProcessEnv)? };
     let admin = &admin;

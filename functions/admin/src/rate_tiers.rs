@@ -1,4 +1,4 @@
-//! `/admin/rate-tiers`: the monthly-volume rate table (`shared::domain::tiers`).
+//! `/admin/rate-tiers`: the monthly-volume rate table (`adapters::domain::tiers`).
 //!
 //! * `GET` → the stored table (`"source": "table"`) or the flat default (`"source": "default"`)
 //! * `PUT` `{"tiers": [{"up_to": "1000.00", "rate": "0.05"}, …, {"up_to": null, "rate": "0.10"}],
@@ -6,15 +6,15 @@
 //!   stale `expected_version`), stored with `updated_by` / `updated_at`
 //! * `DELETE ?expected_version=` → back to the flat default (the item keeps its version)
 
+use adapters::billing::Billing;
+use adapters::clock;
+use adapters::domain::{Rate, RateTier, RateTiers, Usd};
+use adapters::store::{PutTiersOutcome, RateTierConfig, RateTierConfigs};
+use adapters::ApiError;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use shared::billing::Billing;
-use shared::clock;
-use shared::domain::{Rate, RateTier, RateTiers, Usd};
-use shared::store::{PutTiersOutcome, RateTierConfig, RateTierConfigs};
-use shared::ApiError;
 
 fn view(config: Option<&RateTierConfig>, default_rate: Rate) -> Value {
     let (source, tiers) = match config.and_then(|c| c.tiers.clone()) {
@@ -67,7 +67,7 @@ where
     S: RateTierConfigs,
 {
     let config = billing.store.rate_tier_config().await.map_err(unavailable)?;
-    Ok(shared::http::json(StatusCode::OK, &view(config.as_ref(), billing.policy.default_rate)))
+    Ok(adapters::http::json(StatusCode::OK, &view(config.as_ref(), billing.policy.default_rate)))
 }
 
 pub async fn put<S, Q>(billing: &Billing<S, Q>, actor: &str, body: &[u8]) -> Result<Response<Body>, ApiError>
@@ -80,7 +80,7 @@ where
         tiers: Vec<TierIn>,
         expected_version: Option<u64>,
     }
-    let parsed: PutBody = shared::http::parse_json(body)?;
+    let parsed: PutBody = adapters::http::parse_json(body)?;
     let tiers = parse_tiers(parsed.tiers)?;
     store(billing, actor, Some(&tiers), parsed.expected_version).await
 }
@@ -89,7 +89,7 @@ pub async fn delete<S, Q>(billing: &Billing<S, Q>, actor: &str, req: &Request) -
 where
     S: RateTierConfigs,
 {
-    let expected = shared::http::query_param(req, "expected_version")
+    let expected = adapters::http::query_param(req, "expected_version")
         .map(|raw| {
             raw.parse::<u64>().map_err(|_| {
                 ApiError::bad_request("invalid_expected_version", "expected_version must be a non-negative integer")
@@ -118,7 +118,7 @@ where
                 outcome = "rate_tiers_changed",
                 "rate tier table changed"
             );
-            Ok(shared::http::json(StatusCode::OK, &view(Some(&config), billing.policy.default_rate)))
+            Ok(adapters::http::json(StatusCode::OK, &view(Some(&config), billing.policy.default_rate)))
         }
         PutTiersOutcome::VersionConflict { current } => Err(ApiError::conflict(
             "version_conflict",

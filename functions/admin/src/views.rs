@@ -1,8 +1,8 @@
 //! JSON views of bonuses for the admin API (everything an admin needs to decide).
 
+use adapters::billing::moderation::ModerationOutcome;
+use adapters::store::BonusRecord;
 use serde_json::{json, Value};
-use shared::billing::moderation::ModerationOutcome;
-use shared::store::BonusRecord;
 
 pub fn bonus(record: &BonusRecord) -> Value {
     json!({

@@ -10,14 +10,14 @@
 //!   reported failed, so it reaches the DLQ after `maxReceiveCount` without blocking others;
 //! * non-retryable Wellflow rejection → left `failed` for an admin, message deleted.
 
+use adapters::billing::{backoff_secs, credit_bonus, Billing, CreditOutcome, OnFailure, RetryQueue};
+use adapters::domain::{BonusStatus, PaymentId};
+use adapters::store::Bonuses;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use serde::Deserialize;
-use shared::billing::{backoff_secs, credit_bonus, Billing, CreditOutcome, OnFailure, RetryQueue};
-use shared::domain::{BonusStatus, PaymentId};
-use shared::store::Bonuses;
 
 /// How a failed message comes back: its visibility is set by us, not left to the default.
-pub use shared::billing::VisibilityBackoff as Backoff;
+pub use adapters::billing::VisibilityBackoff as Backoff;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessageOutcome {

@@ -1,16 +1,16 @@
 //! Lambda entry point for the credit-retry consumer (SQS event source with
 //! `ReportBatchItemFailures`): dependencies built once per cold start.
 
+use adapters::billing::settings;
+use adapters::config::ProcessEnv;
 use aws_lambda_events::event::sqs::SqsEvent;
 use credit_retry::Backoff;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use shared::billing::settings;
-use shared::config::ProcessEnv;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let sdk = shared::aws::sdk_config().await;
+    adapters::telemetry::init();
+    let sdk = adapters::aws::sdk_config().await;
     let billing = settings::billing_from_env(&ProcessEnv, &sdk)?;
     let backoff = Backoff {
         sqs: billing.retry.client().clone(),

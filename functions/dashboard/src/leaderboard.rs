@@ -8,13 +8,13 @@
 //!   per page, plus the caller's `GetItem` and `COUNT` queries (see the store).
 //! * `PUT /referrals/profile` `{"public_name": "Jane D." | null}` — opt in (or out).
 
+use adapters::domain::leaderboard::{rank_page, Board, LeaderboardCursor, Period, PublicName, RankState};
+use adapters::domain::UserId;
+use adapters::store::Leaderboard;
+use adapters::ApiError;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use shared::domain::leaderboard::{rank_page, Board, LeaderboardCursor, Period, PublicName, RankState};
-use shared::domain::UserId;
-use shared::store::Leaderboard;
-use shared::ApiError;
 
 use crate::{unavailable, DashboardApi};
 
@@ -26,12 +26,12 @@ pub async fn get<S: Leaderboard>(
     req: &Request,
     user: &UserId,
 ) -> Result<Response<Body>, ApiError> {
-    let period = Period::parse(shared::http::query_param(req, "period").as_deref())
+    let period = Period::parse(adapters::http::query_param(req, "period").as_deref())
         .map_err(|e| ApiError::bad_request("invalid_period", e.to_string()))?;
-    let limit = shared::http::limit_param(req, DEFAULT_LIMIT)?;
-    let board = Board::current(period, shared::clock::now());
+    let limit = adapters::http::limit_param(req, DEFAULT_LIMIT)?;
+    let board = Board::current(period, adapters::clock::now());
     let keys = &api.cfg.leaderboard;
-    let cursor = shared::http::query_param(req, "cursor")
+    let cursor = adapters::http::query_param(req, "cursor")
         .map(|raw| keys.open(&raw, board.scope()))
         .transpose()
         .map_err(|e| ApiError::bad_request("invalid_cursor", e.to_string()))?;
@@ -67,7 +67,7 @@ pub async fn get<S: Leaderboard>(
         my_rank = me.rank,
         "leaderboard served"
     );
-    Ok(shared::http::json(
+    Ok(adapters::http::json(
         StatusCode::OK,
         &json!({
             "period": period.as_str(),
@@ -88,7 +88,7 @@ pub async fn put_profile<S: Leaderboard>(
         return Err(ApiError::method_not_allowed("PUT"));
     }
     let body: serde_json::Map<String, Value> =
-        shared::http::parse_json(shared::http::body_bytes(req, MAX_PROFILE_BODY)?)?;
+        adapters::http::parse_json(adapters::http::body_bytes(req, MAX_PROFILE_BODY)?)?;
     if body.len() != 1 {
         return Err(ApiError::bad_request("invalid_body", "body must be {\"public_name\": \"...\" | null}"));
     }
@@ -101,5 +101,5 @@ pub async fn put_profile<S: Leaderboard>(
     };
     api.store.set_public_name(user, name.as_ref().map(PublicName::as_str)).await.map_err(unavailable)?;
     tracing::info!(user_id = %user, opted_in = name.is_some(), "public name updated");
-    Ok(shared::http::json(StatusCode::OK, &json!({ "public_name": name.as_ref().map(PublicName::as_str) })))
+    Ok(adapters::http::json(StatusCode::OK, &json!({ "public_name": name.as_ref().map(PublicName::as_str) })))
 }

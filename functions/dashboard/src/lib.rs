@@ -26,16 +26,16 @@ pub mod qr;
 pub mod views;
 pub mod webhooks;
 
+use adapters::auth::JwtVerifier;
+use adapters::config::{self, ConfigError, Source};
+use adapters::domain::leaderboard::LeaderboardKeys;
+use adapters::domain::partner_webhook::UrlPolicy;
+use adapters::domain::{Scope, UserId};
+use adapters::store::{ApiKeys, BonusQueries, Campaigns, Dashboard, Leaderboard, PartnerWebhooks, QueryError, Users};
+use adapters::ApiError;
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use shared::auth::JwtVerifier;
-use shared::config::{self, ConfigError, Source};
-use shared::domain::leaderboard::LeaderboardKeys;
-use shared::domain::partner_webhook::UrlPolicy;
-use shared::domain::{Scope, UserId};
-use shared::store::{ApiKeys, BonusQueries, Campaigns, Dashboard, Leaderboard, PartnerWebhooks, QueryError, Users};
-use shared::ApiError;
 use url::Url;
 
 const PAGE_HTML: &str = include_str!("../../../infra/web/referrals.html");
@@ -123,7 +123,7 @@ pub async fn handle<S>(api: &DashboardApi<S>, req: &Request) -> Response<Body>
 where
     S: Users + Dashboard + BonusQueries + Leaderboard + PartnerWebhooks + ApiKeys + Campaigns,
 {
-    shared::http::respond(route(api, req).await)
+    adapters::http::respond(route(api, req).await)
 }
 
 fn static_file(content_type: &str, body: String, cache: &str) -> Response<Body> {
@@ -211,26 +211,26 @@ where
     match path {
         "/referrals/link" => {
             let code = api.store.ensure_code(&user).await.map_err(unavailable)?;
-            Ok(shared::http::json(StatusCode::OK, &json!({ "code": code, "url": api.cfg.link(code.as_str()) })))
+            Ok(adapters::http::json(StatusCode::OK, &json!({ "code": code, "url": api.cfg.link(code.as_str()) })))
         }
         "/referrals/qr.svg" | "/referrals/qr.png" => qr_response(api, req, &user, path.ends_with(".png")).await,
         "/referrals/kpis" => {
-            let today = shared::clock::now().date();
+            let today = adapters::clock::now().date();
             let start = today - time::Duration::days(WINDOW_DAYS - 1);
             let kpis =
                 api.store.referrer_kpis(&user, &start.to_string(), &today.to_string()).await.map_err(unavailable)?;
             tracing::info!(user_id = %user, items_read = kpis.items_read, "kpis served");
-            Ok(shared::http::json(StatusCode::OK, &views::kpis_body(&kpis)))
+            Ok(adapters::http::json(StatusCode::OK, &views::kpis_body(&kpis)))
         }
         "/referrals/history" => {
-            let limit = shared::http::limit_param(req, 20)?;
-            let cursor = shared::http::query_param(req, "cursor");
+            let limit = adapters::http::limit_param(req, 20)?;
+            let cursor = adapters::http::query_param(req, "cursor");
             let page = api.store.list_by_referrer(&user, limit, cursor.as_deref()).await.map_err(|e| match e {
                 QueryError::Cursor(c) => ApiError::bad_request("invalid_cursor", c.to_string()),
                 QueryError::Store(s) => unavailable(s),
             })?;
             let items: Vec<_> = page.items.iter().map(views::history_item).collect();
-            Ok(shared::http::json(StatusCode::OK, &json!({ "items": items, "next_cursor": page.next_cursor })))
+            Ok(adapters::http::json(StatusCode::OK, &json!({ "items": items, "next_cursor": page.next_cursor })))
         }
         _ => Err(ApiError::not_found("route_not_found", format!("no dashboard route {path}"))),
     }
@@ -250,7 +250,7 @@ async fn qr_response<S>(
 where
     S: Users,
 {
-    let size = match shared::http::query_param(req, "size") {
+    let size = match adapters::http::query_param(req, "size") {
         None => qr::DEFAULT_SIZE,
         Some(raw) => {
             raw.parse::<u32>().ok().filter(|s| (qr::MIN_SIZE..=qr::MAX_SIZE).contains(s)).ok_or_else(|| {
@@ -269,7 +269,7 @@ where
         format!("\"{}\"", hex::encode(&digest[..12]))
     };
     let cache = "private, max-age=86400";
-    if shared::http::header(req, "if-none-match").is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+    if adapters::http::header(req, "if-none-match").is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
         return Ok(Response::builder()
             .status(StatusCode::NOT_MODIFIED)
             .header(header::ETAG, &etag)

@@ -1,17 +1,17 @@
 //! Lambda entry point for the dashboard: store, JWT verifier and config built once.
 
+use adapters::auth::JwtVerifier;
+use adapters::config::{self, ProcessEnv};
+use adapters::store::DynamoStore;
 use dashboard::{DashboardApi, DashboardConfig};
 use lambda_http::{service_fn, Error, Request};
-use shared::auth::JwtVerifier;
-use shared::config::{self, ProcessEnv};
-use shared::store::DynamoStore;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let sdk = shared::aws::sdk_config().await;
+    adapters::telemetry::init();
+    let sdk = adapters::aws::sdk_config().await;
     let api = DashboardApi {
-        store: DynamoStore::new(shared::aws::dynamodb(&sdk), config::table_name(&ProcessEnv)?),
+        store: DynamoStore::new(adapters::aws::dynamodb(&sdk), config::table_name(&ProcessEnv)?),
         jwt: JwtVerifier::from_env(&ProcessEnv)?,
         cfg: DashboardConfig::from_env(&ProcessEnv)?,
     };

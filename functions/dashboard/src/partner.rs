@@ -8,16 +8,16 @@
 //!   `<link_base>/?ref=CODE&utm_campaign=spring-sale`; `GET` lists campaigns with their
 //!   clicks. JWT or an API key with the `campaigns` scope.
 
+use adapters::domain::api_key::{self, GeneratedKey};
+use adapters::domain::campaign::{CampaignName, MAX_CAMPAIGNS};
+use adapters::domain::{ApiKeyId, Scope, Scopes};
+use adapters::store::partner::{ApiKeyRecord, ApiKeySummary, CampaignOutcome, CreateKeyOutcome, RevokeOutcome};
+use adapters::store::{ApiKeys, Campaigns, Users};
+use adapters::ApiError;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::domain::api_key::{self, GeneratedKey};
-use shared::domain::campaign::{CampaignName, MAX_CAMPAIGNS};
-use shared::domain::{ApiKeyId, Scope, Scopes};
-use shared::store::partner::{ApiKeyRecord, ApiKeySummary, CampaignOutcome, CreateKeyOutcome, RevokeOutcome};
-use shared::store::{ApiKeys, Campaigns, Users};
-use shared::ApiError;
 
 use crate::principal::Principal;
 use crate::{unavailable, DashboardApi};
@@ -82,10 +82,10 @@ async fn create_key<S: ApiKeys>(
     principal: &Principal,
 ) -> Result<Response<Body>, ApiError> {
     principal.require_jwt()?;
-    let body: NewKey = shared::http::parse_json(shared::http::body_bytes(req, MAX_BODY_BYTES)?)?;
+    let body: NewKey = adapters::http::parse_json(adapters::http::body_bytes(req, MAX_BODY_BYTES)?)?;
     let name = api_key::validate_name(&body.name).map_err(|e| ApiError::bad_request("invalid_name", e.to_string()))?;
     let scopes = Scopes::parse(&body.scopes).map_err(|e| ApiError::bad_request("invalid_scopes", e.to_string()))?;
-    let created_at = shared::clock::rfc3339(shared::clock::now());
+    let created_at = adapters::clock::rfc3339(adapters::clock::now());
     // A key id collision (62 bits) is astronomically unlikely; draw again a couple of times.
     for _ in 0..3 {
         let key = GeneratedKey::random();
@@ -104,7 +104,7 @@ async fn create_key<S: ApiKeys>(
                 tracing::info!(user_id = %principal.user, api_key_id = %key.id, scopes = ?scopes.names(), "api key created");
                 let mut view = key_view(&record.summary());
                 view["key"] = json!(key.reveal());
-                return Ok(shared::http::json(StatusCode::CREATED, &view));
+                return Ok(adapters::http::json(StatusCode::CREATED, &view));
             }
             CreateKeyOutcome::LimitReached => {
                 return Err(ApiError::conflict(
@@ -122,7 +122,7 @@ async fn list_keys<S: ApiKeys>(api: &DashboardApi<S>, principal: &Principal) -> 
     principal.require_jwt()?;
     let keys = api.store.api_keys(&principal.user).await.map_err(unavailable)?;
     let items: Vec<_> = keys.iter().map(key_view).collect();
-    Ok(shared::http::json(StatusCode::OK, &json!({ "items": items })))
+    Ok(adapters::http::json(StatusCode::OK, &json!({ "items": items })))
 }
 
 async fn revoke_key<S: ApiKeys>(
@@ -133,7 +133,7 @@ async fn revoke_key<S: ApiKeys>(
     principal.require_jwt()?;
     let not_found = || ApiError::not_found("api_key_not_found", "no such API key");
     let key_id = ApiKeyId::parse(raw_id).map_err(|_| not_found())?;
-    let at = shared::clock::rfc3339(shared::clock::now());
+    let at = adapters::clock::rfc3339(adapters::clock::now());
     match api.store.revoke_api_key(&principal.user, &key_id, &at).await.map_err(unavailable)? {
         outcome @ (RevokeOutcome::Revoked | RevokeOutcome::AlreadyRevoked) => {
             tracing::info!(user_id = %principal.user, api_key_id = %key_id, outcome = ?outcome, "api key revoked");
@@ -158,13 +158,13 @@ async fn create_campaign<S: Users + Campaigns>(
     principal: &Principal,
 ) -> Result<Response<Body>, ApiError> {
     principal.require(Scope::Campaigns)?;
-    let body: NewCampaign = shared::http::parse_json(shared::http::body_bytes(req, MAX_BODY_BYTES)?)?;
+    let body: NewCampaign = adapters::http::parse_json(adapters::http::body_bytes(req, MAX_BODY_BYTES)?)?;
     let name =
         CampaignName::parse(&body.campaign).map_err(|e| ApiError::bad_request("invalid_campaign", e.to_string()))?;
     let code = api.store.ensure_code(&principal.user).await.map_err(unavailable)?;
-    let at = shared::clock::rfc3339(shared::clock::now());
+    let at = adapters::clock::rfc3339(adapters::clock::now());
     match api.store.create_campaign(&principal.user, &code, &name, &at, MAX_CAMPAIGNS).await.map_err(unavailable)? {
-        CampaignOutcome::Created => Ok(shared::http::json(
+        CampaignOutcome::Created => Ok(adapters::http::json(
             StatusCode::CREATED,
             &json!({
                 "campaign": name.as_str(),
@@ -200,7 +200,7 @@ async fn list_campaigns<S: Users + Campaigns>(
             })
         })
         .collect();
-    Ok(shared::http::json(StatusCode::OK, &json!({ "items": items })))
+    Ok(adapters::http::json(StatusCode::OK, &json!({ "items": items })))
 }
 
 #[cfg(test)]

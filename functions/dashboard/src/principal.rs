@@ -5,13 +5,13 @@
 //! A key call costs one round trip before the route's own work: the key's `GetItem` and its
 //! rate-window `UpdateItem` run concurrently. The key itself is never logged (its id is).
 
+use adapters::domain::api_key::{self, PresentedKey, RateWindow};
+use adapters::domain::{ApiKeyId, Scope, Scopes, UserId};
+use adapters::store::partner::RateOutcome;
+use adapters::store::ApiKeys;
+use adapters::ApiError;
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
-use shared::domain::api_key::{self, PresentedKey, RateWindow};
-use shared::domain::{ApiKeyId, Scope, Scopes, UserId};
-use shared::store::partner::RateOutcome;
-use shared::store::ApiKeys;
-use shared::ApiError;
 
 use crate::DashboardApi;
 
@@ -93,9 +93,9 @@ impl Refusal {
 
 /// The authenticated caller, or 401 (no/invalid credentials), 429 (key over its limit), 503.
 pub async fn authenticate<S: ApiKeys>(api: &DashboardApi<S>, req: &Request) -> Result<Principal, Refusal> {
-    let authorization = shared::http::header(req, "authorization");
+    let authorization = adapters::http::header(req, "authorization");
     let bearer = authorization.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")));
-    let key_header = shared::http::header(req, API_KEY_HEADER);
+    let key_header = adapters::http::header(req, API_KEY_HEADER);
     if key_header.is_some() && authorization.is_some() {
         return Err(ApiError::unauthorized("send either Authorization or X-Api-Key, not both").into());
     }
@@ -118,7 +118,7 @@ async fn with_api_key<S: ApiKeys>(api: &DashboardApi<S>, raw: &str) -> Result<Pr
     let presented = PresentedKey::parse(raw).map_err(|_| ApiError::unauthorized("malformed API key"))?;
     let key_id = presented.id.clone();
     let limit = api.cfg.api_key_rate_per_minute;
-    let window = RateWindow::at(shared::clock::now().unix_timestamp());
+    let window = RateWindow::at(adapters::clock::now().unix_timestamp());
     // One round trip: the key and its rate window are independent items.
     let (record, rate) = tokio::join!(
         api.store.api_key(&key_id),
@@ -139,7 +139,7 @@ async fn with_api_key<S: ApiKeys>(api: &DashboardApi<S>, raw: &str) -> Result<Pr
     })?;
     if rate.map_err(crate::unavailable)? == RateOutcome::Limited {
         tracing::info!(api_key_id = %key_id, user_id = %record.owner_id, outcome = "rate_limited", "api key refused");
-        shared::metrics::count("ApiKeyRateLimited", &[]);
+        adapters::metrics::count("ApiKeyRateLimited", &[]);
         return Err(Refusal::RateLimited { retry_after_secs: window.retry_after_secs, limit });
     }
     tracing::info!(api_key_id = %key_id, user_id = %record.owner_id, "api key accepted");

@@ -1,7 +1,7 @@
 //! JSON bodies of the dashboard API. Money is always a decimal string in USD.
 
+use adapters::store::{BonusRecord, ReferrerKpis};
 use serde_json::{json, Value};
-use shared::store::{BonusRecord, ReferrerKpis};
 
 /// `GET /referrals/kpis`.
 pub fn kpis_body(kpis: &ReferrerKpis) -> Value {

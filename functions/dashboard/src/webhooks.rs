@@ -11,14 +11,14 @@
 //! URLs must pass [`UrlPolicy::validate`] (https on 443 to a public host; `http://127.0.0.1`
 //! only when `WEBHOOK_ALLOW_HTTP_LOOPBACK=true` in local and test runs).
 
+use adapters::domain::partner_webhook::{new_secret, UrlPolicy, MAX_URL_LEN};
+use adapters::domain::{PartnerEventType, UserId};
+use adapters::store::{DeliveryRecord, PartnerWebhooks, QueryError, SaveOutcome, WebhookEndpoint};
+use adapters::ApiError;
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use shared::domain::partner_webhook::{new_secret, UrlPolicy, MAX_URL_LEN};
-use shared::domain::{PartnerEventType, UserId};
-use shared::store::{DeliveryRecord, PartnerWebhooks, QueryError, SaveOutcome, WebhookEndpoint};
-use shared::ApiError;
 
 use crate::unavailable;
 
@@ -87,7 +87,7 @@ fn not_registered() -> ApiError {
 
 async fn get<S: PartnerWebhooks>(store: &S, user: &UserId) -> Result<Response<Body>, ApiError> {
     let endpoint = store.webhook_endpoint(user).await.map_err(unavailable)?.ok_or_else(not_registered)?;
-    Ok(shared::http::json(StatusCode::OK, &view(&endpoint, false)))
+    Ok(adapters::http::json(StatusCode::OK, &view(&endpoint, false)))
 }
 
 #[derive(Deserialize)]
@@ -117,14 +117,14 @@ async fn put<S: PartnerWebhooks>(
     req: &Request,
     user: &UserId,
 ) -> Result<Response<Body>, ApiError> {
-    let body: PutBody = shared::http::parse_json(shared::http::body_bytes(req, MAX_BODY_BYTES)?)?;
+    let body: PutBody = adapters::http::parse_json(adapters::http::body_bytes(req, MAX_BODY_BYTES)?)?;
     let url = policy.validate(&body.url).map_err(|e| ApiError::bad_request("invalid_url", e.to_string()))?;
     let url = url.to_string();
     if url.len() > MAX_URL_LEN {
         return Err(ApiError::bad_request("invalid_url", format!("url must be at most {MAX_URL_LEN} characters")));
     }
     let events = parse_events(&body.events)?;
-    let now = shared::clock::rfc3339(shared::clock::now());
+    let now = adapters::clock::rfc3339(adapters::clock::now());
     let existing = store.webhook_endpoint(user).await.map_err(unavailable)?;
     let created = existing.is_none();
     let (endpoint, expected) = match existing {
@@ -150,7 +150,7 @@ async fn put<S: PartnerWebhooks>(
         SaveOutcome::Conflict => return Err(conflict()),
     }
     tracing::info!(user_id = %user, created, events = ?endpoint.events, outcome = "webhook_saved", "partner webhook saved");
-    Ok(shared::http::json(StatusCode::OK, &view(&endpoint, created)))
+    Ok(adapters::http::json(StatusCode::OK, &view(&endpoint, created)))
 }
 
 async fn rotate<S: PartnerWebhooks>(store: &S, user: &UserId) -> Result<Response<Body>, ApiError> {
@@ -158,7 +158,7 @@ async fn rotate<S: PartnerWebhooks>(store: &S, user: &UserId) -> Result<Response
     let read = old.version;
     let endpoint = WebhookEndpoint {
         secret: new_secret(),
-        updated_at: shared::clock::rfc3339(shared::clock::now()),
+        updated_at: adapters::clock::rfc3339(adapters::clock::now()),
         version: read + 1,
         ..old
     };
@@ -167,7 +167,7 @@ async fn rotate<S: PartnerWebhooks>(store: &S, user: &UserId) -> Result<Response
         SaveOutcome::Conflict => return Err(conflict()),
     }
     tracing::info!(user_id = %user, outcome = "webhook_secret_rotated", "partner webhook secret rotated");
-    Ok(shared::http::json(StatusCode::OK, &view(&endpoint, true)))
+    Ok(adapters::http::json(StatusCode::OK, &view(&endpoint, true)))
 }
 
 async fn delete<S: PartnerWebhooks>(store: &S, user: &UserId) -> Result<Response<Body>, ApiError> {
@@ -181,14 +181,14 @@ async fn delete<S: PartnerWebhooks>(store: &S, user: &UserId) -> Result<Response
 }
 
 async fn deliveries<S: PartnerWebhooks>(store: &S, req: &Request, user: &UserId) -> Result<Response<Body>, ApiError> {
-    let limit = shared::http::limit_param(req, 20)?;
-    let cursor = shared::http::query_param(req, "cursor");
+    let limit = adapters::http::limit_param(req, 20)?;
+    let cursor = adapters::http::query_param(req, "cursor");
     let page = store.list_deliveries(user, limit, cursor.as_deref()).await.map_err(|e| match e {
         QueryError::Cursor(c) => ApiError::bad_request("invalid_cursor", c.to_string()),
         QueryError::Store(s) => unavailable(s),
     })?;
     let items: Vec<Value> = page.items.iter().map(delivery_view).collect();
-    Ok(shared::http::json(StatusCode::OK, &json!({ "items": items, "next_cursor": page.next_cursor })))
+    Ok(adapters::http::json(StatusCode::OK, &json!({ "items": items, "next_cursor": page.next_cursor })))
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
 //! Scheduled release of held bonuses (EventBridge, every 15 minutes): every bonus whose
 //! holding period has passed (`release_at <= now`) is credited through Wellflow, at most
 //! `HOLDING_RELEASE_MAX_ROWS` per run (default 200; the next run continues). The logic is
-//! `shared::billing::holding`; "now" is a parameter so tests never sleep.
+//! `adapters::billing::holding`; "now" is a parameter so tests never sleep.
 
-use shared::billing::holding::{self, ReleaseReport};
-use shared::billing::{Billing, RetryQueue};
-use shared::config::{self, ConfigError, Source};
-use shared::store::{Bonuses, HoldingQueries, StoreError};
+use adapters::billing::holding::{self, ReleaseReport};
+use adapters::billing::{Billing, RetryQueue};
+use adapters::config::{self, ConfigError, Source};
+use adapters::store::{Bonuses, HoldingQueries, StoreError};
 use time::OffsetDateTime;
 
 /// Hard cap of `HOLDING_RELEASE_MAX_ROWS`: one run must finish well inside its timeout.

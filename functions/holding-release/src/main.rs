@@ -1,19 +1,19 @@
 //! Lambda entry point for the scheduled holding-period release; billing wiring built once.
 
+use adapters::billing::settings;
+use adapters::config::ProcessEnv;
 use holding_release::ReleaseConfig;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use shared::billing::settings;
-use shared::config::ProcessEnv;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let sdk = shared::aws::sdk_config().await;
+    adapters::telemetry::init();
+    let sdk = adapters::aws::sdk_config().await;
     let billing = settings::billing_from_env(&ProcessEnv, &sdk)?;
     let cfg = ReleaseConfig::from_env(&ProcessEnv)?;
     let (billing, cfg) = (&billing, &cfg);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
-        Ok::<_, Error>(holding_release::run(billing, cfg, shared::clock::now()).await?)
+        Ok::<_, Error>(holding_release::run(billing, cfg, adapters::clock::now()).await?)
     }))
     .await
 }

@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use adapters::domain::partner_webhook::UrlPolicy;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use shared::domain::partner_webhook::UrlPolicy;
 
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -30,8 +30,8 @@ impl Resolve for PublicOnly {
 }
 
 pub fn http_client(policy: UrlPolicy) -> Result<reqwest::Client, reqwest::Error> {
-    // reqwest is built without a default crypto provider (one TLS stack per binary, see shared::aws).
-    shared::aws::install_crypto_provider();
+    // reqwest is built without a default crypto provider (one TLS stack per binary, see adapters::aws).
+    adapters::aws::install_crypto_provider();
     reqwest::Client::builder()
         .timeout(TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)

@@ -18,12 +18,12 @@ pub mod payload;
 
 use std::time::Instant;
 
+use adapters::billing::PartnerEventMessage;
+use adapters::domain::partner_webhook::{event_id, UrlPolicy, SIGNATURE_HEADER};
+use adapters::domain::signature;
+use adapters::metrics::{self, Unit};
+use adapters::store::{Bonuses, DeliveryRecord, PartnerWebhooks};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use shared::billing::PartnerEventMessage;
-use shared::domain::partner_webhook::{event_id, UrlPolicy, SIGNATURE_HEADER};
-use shared::domain::signature;
-use shared::metrics::{self, Unit};
-use shared::store::{Bonuses, DeliveryRecord, PartnerWebhooks};
 
 /// How long delivery-log rows are kept (DynamoDB TTL).
 pub const DELIVERY_LOG_TTL_SECS: i64 = 30 * 24 * 3600;
@@ -31,7 +31,7 @@ pub const DELIVERY_LOG_TTL_SECS: i64 = 30 * 24 * 3600;
 const MAX_ERROR_LEN: usize = 200;
 
 /// How a failed message comes back: its visibility is set by us, like the credit-retry consumer.
-pub use shared::billing::VisibilityBackoff as Backoff;
+pub use adapters::billing::VisibilityBackoff as Backoff;
 
 /// First retry after 60 s, doubling up to 1 h: 8 attempts span about 2 hours.
 pub const DEFAULT_BASE_DELAY_SECS: u32 = 60;
@@ -39,7 +39,7 @@ pub const MAX_DELAY_SECS: u64 = 3600;
 
 /// Delay before attempt `attempt + 1`.
 pub fn delay_secs(base_delay_secs: u32, attempt: u32) -> i32 {
-    shared::billing::exponential_backoff_secs(base_delay_secs, attempt, MAX_DELAY_SECS)
+    adapters::billing::exponential_backoff_secs(base_delay_secs, attempt, MAX_DELAY_SECS)
 }
 
 /// Everything the sender needs, built once per cold start.
@@ -114,7 +114,7 @@ where
     let Ok(url) = sender.policy.validate(&endpoint.url) else { return MessageOutcome::Done("endpoint_url_refused") };
 
     let payload = payload::body(&event, &bonus);
-    let now = shared::clock::now();
+    let now = adapters::clock::now();
     let header = signature::sign(&endpoint.secret, now.unix_timestamp(), payload.as_bytes());
     let started = Instant::now();
     let result = sender
@@ -139,7 +139,7 @@ where
         event_type: event.kind,
         payment_id: event.payment_id.clone(),
         attempt,
-        at: shared::clock::rfc3339(now),
+        at: adapters::clock::rfc3339(now),
         delivered,
         status_code,
         error: error.clone(),

@@ -1,25 +1,25 @@
 //! Lambda entry point for the partner webhook sender (SQS event source with
 //! `ReportBatchItemFailures`): store, HTTP client and backoff built once per cold start.
 
+use adapters::config::{self, ProcessEnv};
+use adapters::domain::partner_webhook::UrlPolicy;
+use adapters::store::DynamoStore;
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use partner_webhooks::{Backoff, Sender};
-use shared::config::{self, ProcessEnv};
-use shared::domain::partner_webhook::UrlPolicy;
-use shared::store::DynamoStore;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let sdk = shared::aws::sdk_config().await;
+    adapters::telemetry::init();
+    let sdk = adapters::aws::sdk_config().await;
     let policy =
         UrlPolicy { allow_http_loopback: config::parsed_or(&ProcessEnv, "WEBHOOK_ALLOW_HTTP_LOOPBACK", false)? };
     let sender = Sender {
-        store: DynamoStore::new(shared::aws::dynamodb(&sdk), config::table_name(&ProcessEnv)?),
+        store: DynamoStore::new(adapters::aws::dynamodb(&sdk), config::table_name(&ProcessEnv)?),
         http: partner_webhooks::client::http_client(policy)?,
         policy,
         backoff: Backoff {
-            sqs: shared::aws::sqs(&sdk),
+            sqs: adapters::aws::sqs(&sdk),
             queue_url: config::required(
                 &ProcessEnv,
                 "PARTNER_WEBHOOK_QUEUE_URL",

@@ -6,10 +6,10 @@
 //! of one event carries the same id and time. Privacy: the referred user is not identified
 //! at all (the same rule as the dashboard history); a partner correlates on `payment_id`.
 
+use adapters::billing::PartnerEventMessage;
+use adapters::domain::{BonusStatus, PartnerEventType};
+use adapters::store::BonusRecord;
 use serde_json::{json, Value};
-use shared::billing::PartnerEventMessage;
-use shared::domain::{BonusStatus, PartnerEventType};
-use shared::store::BonusRecord;
 
 /// When the event happened: creation, crediting or reversal time of the bonus.
 pub fn occurred_at(kind: PartnerEventType, bonus: &BonusRecord) -> String {
@@ -40,7 +40,7 @@ pub fn bonus_view(bonus: &BonusRecord) -> Value {
 
 /// The exact bytes that are signed and sent.
 pub fn body(message: &PartnerEventMessage, bonus: &BonusRecord) -> String {
-    let created = shared::clock::parse_rfc3339(&occurred_at(message.kind, bonus)).map(|t| t.unix_timestamp());
+    let created = adapters::clock::parse_rfc3339(&occurred_at(message.kind, bonus)).map(|t| t.unix_timestamp());
     json!({
         "id": message.event_id,
         "type": message.kind,

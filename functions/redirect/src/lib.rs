@@ -8,12 +8,12 @@
 
 pub mod plan;
 
+use adapters::config::{self, ConfigError, Source};
+use adapters::domain::RefCode;
+use adapters::store::{ClickOutcome, Codes};
+use adapters::ApiError;
 use http::header::{ALLOW, CACHE_CONTROL, COOKIE, LOCATION, SET_COOKIE};
 use lambda_http::{http, Body, Request, Response};
-use shared::config::{self, ConfigError, Source};
-use shared::domain::RefCode;
-use shared::store::{ClickOutcome, Codes};
-use shared::ApiError;
 use url::Url;
 
 pub use plan::{plan, Plan, RefParam, Touch};
@@ -79,7 +79,7 @@ pub async fn handle<S: Codes>(store: &S, cfg: &RedirectConfig, req: &Request) ->
         RefParam::Malformed => ("malformed_code", None),
         RefParam::Valid(code) => match click(store, code, plan.campaign).await {
             Ok(ClickOutcome::Counted) => {
-                shared::metrics::count("Clicks", &[("code", code.as_str())]);
+                adapters::metrics::count("Clicks", &[("code", code.as_str())]);
                 ("counted", Some(code))
             }
             Ok(ClickOutcome::UnknownCode) => ("unknown_code", None),
@@ -115,8 +115,8 @@ pub async fn handle<S: Codes>(store: &S, cfg: &RedirectConfig, req: &Request) ->
 async fn click<S: Codes>(
     store: &S,
     code: RefCode,
-    campaign: Option<shared::domain::CampaignName>,
-) -> Result<ClickOutcome, shared::store::StoreError> {
+    campaign: Option<adapters::domain::CampaignName>,
+) -> Result<ClickOutcome, adapters::store::StoreError> {
     match campaign {
         Some(campaign) => store.record_campaign_click(&code, &campaign).await,
         None => store.record_click(&code).await,

@@ -8,7 +8,7 @@
 //! * `utm_campaign` (like every other parameter) stays in the `Location`; the first one, if
 //!   it is a valid campaign name, also selects the campaign counter of the click.
 
-use shared::domain::{CampaignName, RefCode};
+use adapters::domain::{CampaignName, RefCode};
 use url::Url;
 
 /// Which click wins when a visitor follows several referral links.

@@ -6,17 +6,17 @@
 //! referrer, or `attributed: false` with a reason (`no_code`, `invalid_code`,
 //! `unknown_code`, `self_referral`). A repeated call returns the stored attribution.
 
+use adapters::attribution::{attribute_signup, Signup, SignupOutcome};
+use adapters::config::{self, ConfigError, Source};
+use adapters::domain::ip;
+use adapters::domain::signature;
+use adapters::domain::UserId;
+use adapters::store::{Attributions, Codes, Users};
+use adapters::ApiError;
 use lambda_http::http::StatusCode;
 use lambda_http::{http, Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::attribution::{attribute_signup, Signup, SignupOutcome};
-use shared::config::{self, ConfigError, Source};
-use shared::domain::ip;
-use shared::domain::signature;
-use shared::domain::UserId;
-use shared::store::{Attributions, Codes, Users};
-use shared::ApiError;
 
 pub const MAX_BODY_BYTES: usize = 4 * 1024;
 
@@ -59,7 +59,7 @@ pub async fn handle<S>(store: &S, cfg: &SignupConfig, req: &Request) -> Response
 where
     S: Codes + Users + Attributions,
 {
-    shared::http::respond(handle_inner(store, cfg, req).await)
+    adapters::http::respond(handle_inner(store, cfg, req).await)
 }
 
 async fn handle_inner<S>(store: &S, cfg: &SignupConfig, req: &Request) -> Result<Response<Body>, ApiError>
@@ -69,9 +69,9 @@ where
     if req.method() != http::Method::POST {
         return Err(ApiError::method_not_allowed("POST"));
     }
-    let body = shared::http::body_bytes(req, MAX_BODY_BYTES)?;
-    shared::auth::verify_signed(req, body, &cfg.secrets, cfg.tolerance_secs)?;
-    let parsed: SignupBody = shared::http::parse_json(body)?;
+    let body = adapters::http::body_bytes(req, MAX_BODY_BYTES)?;
+    adapters::auth::verify_signed(req, body, &cfg.secrets, cfg.tolerance_secs)?;
+    let parsed: SignupBody = adapters::http::parse_json(body)?;
     let user = UserId::parse(&parsed.user_id).map_err(|e| ApiError::bad_request("invalid_user_id", e.to_string()))?;
     let ip = ip::canonical(&parsed.signup_ip)
         .ok_or_else(|| ApiError::bad_request("invalid_signup_ip", "signup_ip must be an IPv4 or IPv6 address"))?;
@@ -95,5 +95,5 @@ where
         }
         SignupOutcome::NotAttributed { reason } => json!({ "attributed": false, "reason": reason }),
     };
-    Ok(shared::http::json(StatusCode::OK, &value))
+    Ok(adapters::http::json(StatusCode::OK, &value))
 }

@@ -6,11 +6,11 @@
 //! ```
 //! Unknown extra fields are ignored (providers add fields); the listed ones are required.
 
+use adapters::billing::TopupEvent;
+use adapters::clock;
+use adapters::domain::{PaymentId, Usd, UserId};
+use adapters::ApiError;
 use serde::Deserialize;
-use shared::billing::TopupEvent;
-use shared::clock;
-use shared::domain::{PaymentId, Usd, UserId};
-use shared::ApiError;
 
 #[derive(Debug, Deserialize)]
 struct RawEvent {
@@ -41,7 +41,7 @@ impl PaymentEvent {
 
 /// Parses and validates the raw body (already signature-checked).
 pub fn parse(body: &[u8]) -> Result<PaymentEvent, ApiError> {
-    let raw: RawEvent = shared::http::parse_json(body)?;
+    let raw: RawEvent = adapters::http::parse_json(body)?;
     let payment_id =
         PaymentId::parse(&raw.payment_id).map_err(|e| ApiError::bad_request("invalid_payment_id", e.to_string()))?;
     let user_id = UserId::parse(&raw.user_id).map_err(|e| ApiError::bad_request("invalid_user_id", e.to_string()))?;

@@ -8,16 +8,16 @@
 
 pub mod event;
 
+use adapters::billing::{
+    process_refund, process_topup, Billing, BillingError, CreditOutcome, RefundOutcome, RetryQueue, TopupOutcome,
+};
+use adapters::config::{self, ConfigError, Source};
+use adapters::domain::signature;
+use adapters::store::{BonusRecord, Bonuses, Users};
+use adapters::ApiError;
 use lambda_http::http::StatusCode;
 use lambda_http::{http, Body, Request, Response};
 use serde_json::json;
-use shared::billing::{
-    process_refund, process_topup, Billing, BillingError, CreditOutcome, RefundOutcome, RetryQueue, TopupOutcome,
-};
-use shared::config::{self, ConfigError, Source};
-use shared::domain::signature;
-use shared::store::{BonusRecord, Bonuses, Users};
-use shared::ApiError;
 
 pub use event::{parse, PaymentEvent};
 
@@ -59,7 +59,7 @@ where
     S: Bonuses + Users,
     Q: RetryQueue,
 {
-    shared::http::respond(handle_inner(billing, cfg, req).await)
+    adapters::http::respond(handle_inner(billing, cfg, req).await)
 }
 
 async fn handle_inner<S, Q>(
@@ -74,15 +74,15 @@ where
     if req.method() != http::Method::POST {
         return Err(ApiError::method_not_allowed("POST"));
     }
-    let body = shared::http::body_bytes(req, MAX_BODY_BYTES)?;
-    shared::auth::verify_signed(req, body, &cfg.secrets, cfg.tolerance_secs)?;
+    let body = adapters::http::body_bytes(req, MAX_BODY_BYTES)?;
+    adapters::auth::verify_signed(req, body, &cfg.secrets, cfg.tolerance_secs)?;
     let event = parse(body)?;
     let payment_id = event.payment_id().clone();
     let result = match &event {
         PaymentEvent::Succeeded(topup) => process_topup(billing, topup).await.map(topup_response),
         PaymentEvent::Refunded { payment_id, .. } => process_refund(billing, payment_id).await.map(refund_response),
     };
-    result.map(|value| shared::http::json(StatusCode::OK, &value)).map_err(|err| {
+    result.map(|value| adapters::http::json(StatusCode::OK, &value)).map_err(|err| {
         tracing::error!(payment_id = %payment_id, error = %err, outcome = "unavailable", "webhook not processed; provider will retry");
         match err {
             BillingError::Wellflow(_) => ApiError::unavailable("the billing service is unavailable; retry later"),

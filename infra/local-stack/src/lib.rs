@@ -23,7 +23,7 @@ pub fn local_sdk_config(endpoint: &str) -> SdkConfig {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
-        .http_client(shared::aws::https_client())
+        .http_client(adapters::aws::https_client())
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(Credentials::new(
             "test",
             "test",

@@ -7,9 +7,9 @@
 
 use std::process::ExitCode;
 
+use adapters::domain::{RefCode, UserId};
+use adapters::store::{ClaimOutcome, DynamoStore, Users};
 use local_stack::ProvisionError;
-use shared::domain::{RefCode, UserId};
-use shared::store::{ClaimOutcome, DynamoStore, Users};
 
 /// `USER=CODE`: gives the user that referral code (idempotent across restarts of moto).
 async fn seed_user(store: &DynamoStore, spec: &str) -> Result<(), String> {

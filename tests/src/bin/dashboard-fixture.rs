@@ -17,8 +17,8 @@ async fn main() {
         async move { dashboard::handle(&api, &req).await }
     }));
     let code = {
-        use shared::store::Users;
-        h.store().ensure_code(&shared::domain::UserId::parse("alice").expect("id")).await.expect("code")
+        use adapters::store::Users;
+        h.store().ensure_code(&adapters::domain::UserId::parse("alice").expect("id")).await.expect("code")
     };
     println!("REFERRALS_PAGE_URL=http://127.0.0.1:{port}/referrals#token={}", token("alice", None, 3600));
     println!(

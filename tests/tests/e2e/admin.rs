@@ -1,12 +1,12 @@
 //! Admin moderation API against moto + fake Wellflow: listing, approve/reject (exactly
 //! once, also under concurrent clicks), bulk, rate overrides, re-attribution, and auth.
 
+use adapters::domain::BonusStatus;
 use fake_wellflow::Fault;
 use integration_tests::billing::{token, token_alg_none, token_signed, BillingHarness, REFERRER_IP};
 use integration_tests::body_json;
 use rust_decimal::Decimal;
 use serde_json::json;
-use shared::domain::BonusStatus;
 
 fn admin_token() -> String {
     token("ops-1", Some("admin"), 600)

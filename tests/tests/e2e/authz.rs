@@ -10,6 +10,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use adapters::domain::signature::sign;
+use adapters::domain::{BonusStatus, UserId};
+use adapters::store::Users;
 use integration_tests::billing::{
     token, token_alg_none, token_signed, BillingHarness, JWT_SECRET, SIGNUP_SECRET, WEBHOOK_SECRET,
 };
@@ -18,15 +21,12 @@ use integration_tests::seed::seeded_mix;
 use integration_tests::{body_json, header};
 use lambda_http::{Body, Response};
 use serde_json::{json, Value};
-use shared::domain::signature::sign;
-use shared::domain::{BonusStatus, UserId};
-use shared::store::Users;
 
 /// A token signed with the right secret but another HMAC algorithm (algorithm confusion).
 fn token_hs512(sub: &str, role: Option<&str>) -> String {
-    let claims = shared::auth::Claims {
+    let claims = adapters::auth::Claims {
         sub: sub.into(),
-        exp: shared::clock::now().unix_timestamp() + 600,
+        exp: adapters::clock::now().unix_timestamp() + 600,
         role: role.map(str::to_string),
         roles: Vec::new(),
     };
@@ -251,7 +251,7 @@ type SignedCase<'a> = (&'a str, Vec<(&'a str, String)>, u16, &'a str);
 async fn signed_endpoints_accept_only_a_fresh_signature_with_their_own_secret() {
     let h = BillingHarness::new().await;
     let code = h.refer("alice", "bob").await;
-    let now = shared::clock::now().unix_timestamp();
+    let now = adapters::clock::now().unix_timestamp();
     let admin = format!("Bearer {}", token("ops-1", Some("admin"), 600));
     let topup = BillingHarness::event_body("p_sig", "bob", "20.00", "topup.succeeded");
     let signup = json!({"user_id": "ivy", "ref_code": code.as_str(), "signup_ip": "203.0.113.77"}).to_string();

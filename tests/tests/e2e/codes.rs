@@ -1,9 +1,9 @@
 //! Referral codes per user: created once, stable, unique (conditional put), concurrent-safe.
 
+use adapters::domain::UserId;
+use adapters::store::{Codes, Users};
 use integration_tests::stack::text;
 use integration_tests::TestStack;
-use shared::domain::UserId;
-use shared::store::{Codes, Users};
 
 #[tokio::test]
 async fn a_user_gets_one_stable_code() {

@@ -3,16 +3,16 @@
 
 use std::collections::HashSet;
 
+use adapters::domain::UserId;
+use adapters::store::Dashboard;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use integration_tests::billing::BillingHarness;
 use integration_tests::seed::seeded_mix;
 use integration_tests::{body_json, header};
 use lambda_http::Body;
-use shared::domain::UserId;
-use shared::store::Dashboard;
 
 fn date_plus(days: i64) -> String {
-    (shared::clock::now().date() + time::Duration::days(days)).to_string()
+    (adapters::clock::now().date() + time::Duration::days(days)).to_string()
 }
 
 #[tokio::test]

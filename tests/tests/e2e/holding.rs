@@ -3,12 +3,12 @@
 //! function (with an injected "now") credits them exactly once after that time, leaves them
 //! `failed` with a retry queued when Wellflow is down, and skips rows refunded meanwhile.
 
+use adapters::domain::{BonusPolicy, BonusStatus};
 use fake_wellflow::Fault;
 use integration_tests::billing::{token, BillingHarness, REFERRER_IP};
 use integration_tests::body_json;
 use rust_decimal::Decimal;
 use serde_json::json;
-use shared::domain::{BonusPolicy, BonusStatus};
 use time::OffsetDateTime;
 
 const DAYS: i64 = 3;
@@ -19,7 +19,7 @@ async fn harness() -> BillingHarness {
 
 fn occurred() -> OffsetDateTime {
     // Whole seconds: the webhook normalises occurred_at to millisecond RFC 3339.
-    let now = shared::clock::now() - time::Duration::hours(1);
+    let now = adapters::clock::now() - time::Duration::hours(1);
     now.replace_nanosecond(0).unwrap()
 }
 
@@ -32,7 +32,7 @@ async fn topup_at(
 ) -> serde_json::Value {
     let body = json!({
         "payment_id": payment, "user_id": user, "amount": amount, "currency": "USD",
-        "type": "topup.succeeded", "occurred_at": shared::clock::rfc3339(at),
+        "type": "topup.succeeded", "occurred_at": adapters::clock::rfc3339(at),
     });
     let resp = h.deliver_raw(&body.to_string()).await;
     assert_eq!(resp.status(), 200);
@@ -55,7 +55,7 @@ async fn holding_bonuses_are_released_once_after_the_period() {
     assert_eq!(row.status, BonusStatus::Pending);
     assert_eq!(row.reason.as_deref(), Some("holding"));
     let release_at = at + time::Duration::days(DAYS);
-    assert_eq!(row.release_at.as_deref(), Some(shared::clock::rfc3339(release_at).as_str()));
+    assert_eq!(row.release_at.as_deref(), Some(adapters::clock::rfc3339(release_at).as_str()));
     assert_eq!(row.bonus_amount.to_string(), "6.17", "123.45 × 5 % = 6.1725 → 6.17");
     assert_eq!(h.wellflow.stats().requests, 0);
 

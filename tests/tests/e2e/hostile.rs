@@ -8,6 +8,9 @@
 
 use std::collections::HashMap;
 
+use adapters::domain::code::ALPHABET;
+use adapters::domain::signature::{sign, verify, SignatureError};
+use adapters::domain::RefCode;
 use base64::Engine;
 use integration_tests::billing::{token, BillingHarness, REFERRER_IP, SIGNUP_SECRET, WEBHOOK_SECRET};
 use integration_tests::requests::request;
@@ -18,9 +21,6 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use redirect::plan::{plan, RefParam};
 use serde_json::{json, Value};
-use shared::domain::code::ALPHABET;
-use shared::domain::signature::{sign, verify, SignatureError};
-use shared::domain::RefCode;
 use url::Url;
 
 const NOW: i64 = 1_795_000_000;
@@ -446,7 +446,7 @@ fn webhook_and_signup_handlers_refuse_unsigned_garbage_and_never_fail_on_signed_
     runner
         .run(&(prop_oneof![body_strategy(), signup_body], any::<bool>()), |(body, to_webhook)| {
             let secret = if to_webhook { WEBHOOK_SECRET } else { SIGNUP_SECRET };
-            let header = sign(secret, shared::clock::now().unix_timestamp(), &body);
+            let header = sign(secret, adapters::clock::now().unix_timestamp(), &body);
             let req = raw_request("POST", "/", &[("x-signature".into(), header.into_bytes())], Body::Binary(body))
                 .expect("valid request");
             let resp = f.rt.block_on(async {
@@ -799,7 +799,7 @@ async fn replayed_signatures_are_refused_outside_the_window_and_absorbed_inside_
     let h = BillingHarness::new().await;
     h.refer("alice", "bob").await;
     let body = BillingHarness::event_body("p_replay", "bob", "100.00", "topup.succeeded");
-    let now = shared::clock::now().unix_timestamp();
+    let now = adapters::clock::now().unix_timestamp();
     let at = |t: i64, b: &str| {
         let sig = sign(WEBHOOK_SECRET, t, b.as_bytes());
         request("POST", "/webhooks/payments", &[("x-signature", &sig)], Body::Text(b.to_string()))

@@ -6,16 +6,16 @@
 
 use std::collections::HashSet;
 
+use adapters::domain::{BonusStatus, UserId};
+use adapters::store::{Bonuses, Leaderboard, Transition, TransitionOutcome};
 use base64::Engine;
 use integration_tests::billing::{BillingHarness, REFERRER_IP};
 use integration_tests::body_json;
 use integration_tests::stack::text;
 use serde_json::{json, Value};
-use shared::domain::{BonusStatus, UserId};
-use shared::store::{Bonuses, Leaderboard, Transition, TransitionOutcome};
 
 fn this_month() -> String {
-    let now = shared::clock::now();
+    let now = adapters::clock::now();
     format!("{:04}-{:02}", now.year(), u8::from(now.month()))
 }
 
@@ -44,7 +44,7 @@ async fn seeded() -> (BillingHarness, String) {
     h.topup("lb_olga", "u_olga", "500.00").await;
     let held = h.bonus("lb_olga").await.unwrap();
     assert_eq!(held.status, BonusStatus::Pending);
-    let earlier = shared::clock::rfc3339(shared::clock::now() - time::Duration::days(400));
+    let earlier = adapters::clock::rfc3339(adapters::clock::now() - time::Duration::days(400));
     let credited = h.store().transition(&held, &Transition::new(BonusStatus::Credited, "test", earlier.clone())).await;
     assert!(matches!(credited.unwrap(), TransitionOutcome::Applied(_)));
     (h, earlier[..7].to_string())
@@ -276,7 +276,7 @@ async fn public_names_are_validated() {
     let profile = |h: &BillingHarness| {
         let store = h.store().clone();
         async move {
-            use shared::store::Users;
+            use adapters::store::Users;
             store.user(&UserId::parse("zed").unwrap()).await.unwrap()
         }
     };

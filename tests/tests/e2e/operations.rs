@@ -1,14 +1,14 @@
 //! Operations: EMF metric lines emitted by the real flows, and the failed-bonus sweeper
 //! that re-enqueues stuck bonuses and reports the ones owed for over an hour.
 
+use adapters::billing::{sweep, SqsRetryQueue};
+use adapters::domain::BonusStatus;
 use fake_wellflow::Fault;
 use integration_tests::billing::BillingHarness;
 use serde_json::Value;
-use shared::billing::{sweep, SqsRetryQueue};
-use shared::domain::BonusStatus;
 
 fn lines_for(payment: &str) -> Vec<Value> {
-    shared::metrics::captured()
+    adapters::metrics::captured()
         .iter()
         .map(|l| serde_json::from_str::<Value>(l).expect("every EMF line is JSON"))
         .filter(|v| v["payment_id"] == payment)
@@ -40,7 +40,7 @@ fn metric_names(docs: &[Value]) -> Vec<String> {
 
 #[tokio::test]
 async fn money_flows_emit_embedded_metric_format_lines() {
-    shared::metrics::start_capture();
+    adapters::metrics::start_capture();
     let h = BillingHarness::new().await;
     h.refer("alice", "bob").await;
     h.topup("emf_ok", "bob", "50.00").await;
@@ -72,7 +72,7 @@ async fn the_sweeper_requeues_stuck_failed_bonuses_and_reports_old_ones() {
     h.wellflow.set_fault(Fault::Ok);
     assert!(h.drain_queue("CreditRetryQueue").await.is_empty());
 
-    let now = shared::clock::now();
+    let now = adapters::clock::now();
     let fresh = sweep::sweep_failed(h.store(), &good_retry, now, time::Duration::minutes(15)).await.unwrap();
     assert_eq!((fresh.failed_seen, fresh.requeued, fresh.older_than_1h), (1, 0, 0), "too recent to touch");
 

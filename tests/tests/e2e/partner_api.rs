@@ -6,6 +6,10 @@
 
 use std::collections::HashMap;
 
+use adapters::domain::api_key::hash_secret;
+use adapters::domain::{RefCode, UserId};
+use adapters::store::keys::{self, CLICK_SHARDS};
+use adapters::store::{DynamoStore, Users};
 use aws_sdk_dynamodb::types::AttributeValue;
 use integration_tests::billing::{token, BillingHarness};
 use integration_tests::counting::{counted_client, CallCounter};
@@ -14,10 +18,6 @@ use integration_tests::stack::{num, text};
 use integration_tests::{body_json, get, header};
 use lambda_http::{Body, Response};
 use serde_json::{json, Value};
-use shared::domain::api_key::hash_secret;
-use shared::domain::{RefCode, UserId};
-use shared::store::keys::{self, CLICK_SHARDS};
-use shared::store::{DynamoStore, Users};
 
 fn jwt(user: &str) -> String {
     format!("Bearer {}", token(user, None, 600))
@@ -236,10 +236,10 @@ async fn each_key_is_rate_limited_per_minute_and_sessions_are_not() {
     let other = other["key"].as_str().unwrap().to_string();
 
     // The windows are unix minutes: start with at least 20 s of this one left.
-    while shared::clock::now().unix_timestamp() % 60 > 40 {
+    while adapters::clock::now().unix_timestamp() % 60 > 40 {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
-    let minute = shared::clock::now().unix_timestamp() / 60;
+    let minute = adapters::clock::now().unix_timestamp() / 60;
     let auth = bearer(&key);
     for i in 0..3 {
         let resp = h.dash_call_with(&api, "GET", "/referrals/link", &[("authorization", &auth)], None).await;
@@ -249,7 +249,7 @@ async fn each_key_is_rate_limited_per_minute_and_sessions_are_not() {
     assert_eq!((refused.status().as_u16(), error_code(&refused).as_str()), (429, "rate_limited"));
     let retry_after: i64 = header(&refused, "retry-after").unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
-    assert_eq!(shared::clock::now().unix_timestamp() / 60, minute, "still the same window");
+    assert_eq!(adapters::clock::now().unix_timestamp() / 60, minute, "still the same window");
 
     let window = h.stack.item(&format!("APIKEY#{key_id}"), &format!("RL#{minute}")).await.expect("window item");
     assert_eq!(num(&window, "n"), 3, "refused calls are not counted");

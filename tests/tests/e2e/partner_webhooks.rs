@@ -7,6 +7,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use adapters::domain::partner_webhook::{event_id, UrlPolicy};
+use adapters::domain::signature;
+use adapters::domain::{BonusStatus, PartnerEventType, PaymentId};
+use adapters::store::DynamoStore;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -17,10 +21,6 @@ use integration_tests::body_json;
 use integration_tests::stack::text;
 use partner_webhooks::{Backoff, Sender};
 use serde_json::{json, Value};
-use shared::domain::partner_webhook::{event_id, UrlPolicy};
-use shared::domain::signature;
-use shared::domain::{BonusStatus, PartnerEventType, PaymentId};
-use shared::store::DynamoStore;
 
 const ALL_EVENTS: [&str; 3] = ["bonus.created", "bonus.credited", "bonus.reversed"];
 
@@ -53,7 +53,7 @@ impl Receiver {
         async fn hook(State(state): State<Arc<Mutex<ReceiverState>>>, headers: HeaderMap, raw: Bytes) -> StatusCode {
             let signature = headers.get("referral-signature").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
             let mut s = state.lock().unwrap();
-            let now = shared::clock::now().unix_timestamp();
+            let now = adapters::clock::now().unix_timestamp();
             let verified = signature::verify(Some(&signature), &raw, &[s.secret.clone()], now, 300).is_ok();
             let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
             s.got.push(Received { body, signature, raw: raw.to_vec(), verified });
@@ -192,7 +192,7 @@ async fn bonus_lifecycle_reaches_the_partner_signed_and_to_the_cent() {
     let rows: Vec<_> =
         h.stack.all_items().await.into_iter().filter(|i| text(i, "SK").starts_with("WEBHOOK#DELIVERY#")).collect();
     assert_eq!(rows.len(), 3);
-    let now = shared::clock::now().unix_timestamp();
+    let now = adapters::clock::now().unix_timestamp();
     for row in &rows {
         let ttl = integration_tests::stack::num(row, "expires_at");
         assert!((ttl - (now + 30 * 86_400)).abs() < 120, "30-day TTL, got {ttl}");
@@ -388,7 +388,7 @@ async fn rotating_the_secret_retires_the_old_one() {
     drain(&h, &sender(&h, 0), 1).await;
     let got = rx.got();
     assert!(!got.is_empty());
-    let now = shared::clock::now().unix_timestamp();
+    let now = adapters::clock::now().unix_timestamp();
     for r in &got {
         assert!(!r.verified);
         assert_eq!(

@@ -1,10 +1,10 @@
 //! Redirect function against moto: status, exact Location, exact cookie, first-touch,
 //! unknown/malformed codes, open-redirect attempts and the click counter in the table.
 
+use adapters::domain::{RefCode, UserId};
+use adapters::store::{Codes, DynamoStore, Users};
 use integration_tests::{body_json, get, header, header_all, TestStack};
 use redirect::{RedirectConfig, Touch};
-use shared::domain::{RefCode, UserId};
-use shared::store::{Codes, DynamoStore, Users};
 
 fn config(touch: Touch) -> RedirectConfig {
     RedirectConfig { site_origin: url::Url::parse("https://www.example.com").unwrap(), cookie_domain: None, touch }

@@ -8,6 +8,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use adapters::billing::{Billing, SqsRetryQueue};
+use adapters::domain::{BonusStatus, UserId};
+use adapters::store::Users;
 use fake_wellflow::Fault;
 use integration_tests::billing::{token, BillingHarness, JWT_SECRET, WEBHOOK_SECRET};
 use integration_tests::fault_proxy::FaultProxy;
@@ -19,9 +22,6 @@ use integration_tests::{body_json, get, header, Moto};
 use lambda_http::Body;
 use rust_decimal::Decimal;
 use serde_json::json;
-use shared::billing::{Billing, SqsRetryQueue};
-use shared::domain::{BonusStatus, UserId};
-use shared::store::Users;
 
 /// Deliveries in flight at once (Lambda instances of the webhook).
 const CONCURRENCY: usize = 32;
@@ -268,7 +268,7 @@ async fn outages() {
 async fn side_doors_during_a_dynamodb_outage(
     h: &BillingHarness,
     proxy: &FaultProxy,
-    proxied: &Billing<shared::store::DynamoStore, SqsRetryQueue>,
+    proxied: &Billing<adapters::store::DynamoStore, SqsRetryQueue>,
 ) {
     assert!(proxy.is_cut());
     let code = h.store().ensure_code(&UserId::parse("ref000").unwrap()).await.unwrap();
@@ -293,7 +293,7 @@ async fn side_doors_during_a_dynamodb_outage(
 
     let dash = dashboard::DashboardApi {
         store: proxied.store.clone(),
-        jwt: shared::auth::JwtVerifier::hs256(JWT_SECRET, None, None),
+        jwt: adapters::auth::JwtVerifier::hs256(JWT_SECRET, None, None),
         cfg: h.dashboard().cfg,
     };
     let user = auth(&token("ref000", None, 600));
@@ -303,7 +303,7 @@ async fn side_doors_during_a_dynamodb_outage(
         assert_eq!(body_json(&resp)["error"]["code"], "temporarily_unavailable", "{uri}");
     }
     let admin =
-        admin::Admin { billing: proxied.clone(), jwt: shared::auth::JwtVerifier::hs256(JWT_SECRET, None, None) };
+        admin::Admin { billing: proxied.clone(), jwt: adapters::auth::JwtVerifier::hs256(JWT_SECRET, None, None) };
     let ops = auth(&token("ops-1", Some("admin"), 600));
     let list = admin::handle(&admin, &get("/admin/bonuses?status=failed", &[("authorization", &ops)])).await;
     assert_eq!(list.status(), 503);

@@ -1,10 +1,10 @@
 //! The SQS-driven retry loop: an outage fails credits, the consumer credits them once
 //! Wellflow is back (exactly once, to the cent), poison messages end in the DLQ.
 
+use adapters::domain::BonusStatus;
 use fake_wellflow::Fault;
 use integration_tests::billing::BillingHarness;
 use rust_decimal::Decimal;
-use shared::domain::BonusStatus;
 
 #[tokio::test]
 async fn outage_of_fifty_topups_is_fully_recovered_by_the_retry_consumer() {

@@ -5,15 +5,15 @@
 
 use std::collections::HashMap;
 
+use adapters::domain::{RefCode, UserId};
+use adapters::store::keys::{self, CLICK_SHARDS};
+use adapters::store::{ClaimOutcome, ClickOutcome, Codes, Dashboard, DynamoStore, Users};
 use aws_sdk_dynamodb::types::AttributeValue;
 use integration_tests::billing::BillingHarness;
 use integration_tests::counting::{counted_client, CallCounter};
 use integration_tests::stack::{num, text};
 use integration_tests::{get, header, header_all, TestStack};
 use redirect::{RedirectConfig, Touch};
-use shared::domain::{RefCode, UserId};
-use shared::store::keys::{self, CLICK_SHARDS};
-use shared::store::{ClaimOutcome, ClickOutcome, Codes, Dashboard, DynamoStore, Users};
 
 const BURST: usize = 500;
 
@@ -135,7 +135,7 @@ async fn readers_have_a_fixed_cost() {
         h.store().record_click(&code).await.unwrap();
     }
     let alice = UserId::parse("alice").unwrap();
-    let today = shared::clock::now().date();
+    let today = adapters::clock::now().date();
     let start = (today - time::Duration::days(29)).to_string();
 
     h.calls.reset();

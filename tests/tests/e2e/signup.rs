@@ -1,11 +1,11 @@
 //! Signup attribution through the real handler: permanent, idempotent, no self-referral,
 //! unknown/invalid codes answered with `attributed: false`, `same_ip` flagged.
 
+use adapters::domain::UserId;
+use adapters::store::Users;
 use integration_tests::billing::{BillingHarness, REFERRER_IP, SIGNUP_SECRET};
 use integration_tests::stack::num;
 use integration_tests::{body_json, header};
-use shared::domain::UserId;
-use shared::store::Users;
 
 #[tokio::test]
 async fn attribution_is_permanent_and_idempotent() {

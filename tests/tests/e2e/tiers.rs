@@ -3,12 +3,12 @@
 //! the cent), override precedence, validation (400, nothing stored), optimistic versions
 //! (409), refunds lowering the stored month volume, and concurrent crossings.
 
+use adapters::domain::BonusStatus;
 use integration_tests::billing::{token, BillingHarness};
 use integration_tests::body_json;
 use integration_tests::stack::text_or_num;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use shared::domain::BonusStatus;
 
 fn admin() -> String {
     token("ops-tiers", Some("admin"), 600)

@@ -2,12 +2,12 @@
 //! exact bonuses, idempotency (sequential and concurrent), anti-abuse holds, Wellflow
 //! outages, refunds, hostile input, and DynamoDB round trips per top-up.
 
+use adapters::domain::{BonusStatus, Usd};
 use fake_wellflow::Fault;
 use integration_tests::billing::{BillingHarness, REFERRER_IP, WEBHOOK_SECRET};
 use integration_tests::stack::num;
 use integration_tests::{body_json, header};
 use rust_decimal::Decimal;
-use shared::domain::{BonusStatus, Usd};
 
 fn usd(s: &str) -> Decimal {
     s.parse().unwrap()
@@ -142,7 +142,7 @@ async fn same_ip_signups_have_their_bonuses_held() {
 
 #[tokio::test]
 async fn amount_review_threshold_holds_large_bonuses() {
-    let policy = shared::domain::BonusPolicy { review_threshold: Some(Usd::cents(10_000)), ..Default::default() };
+    let policy = adapters::domain::BonusPolicy { review_threshold: Some(Usd::cents(10_000)), ..Default::default() };
     let h = BillingHarness::with_policy(policy).await;
     h.refer("alice", "bigco").await;
     assert_eq!(body_json(&h.topup("p_ok", "bigco", "2000.00").await)["outcome"], "credited");
@@ -226,8 +226,8 @@ async fn hostile_and_malformed_requests_are_4xx_and_write_nothing() {
     h.refer("alice", "bob").await;
     let before = h.stack.all_items().await.len();
     let good = BillingHarness::event_body("pay_h", "bob", "50.00", "topup.succeeded");
-    let now = shared::clock::now().unix_timestamp();
-    let sig = |t: i64, body: &str, secret: &str| shared::domain::signature::sign(secret, t, body.as_bytes());
+    let now = adapters::clock::now().unix_timestamp();
+    let sig = |t: i64, body: &str, secret: &str| adapters::domain::signature::sign(secret, t, body.as_bytes());
     let post = |headers: Vec<(&str, String)>, body: String| {
         let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         integration_tests::requests::request("POST", "/webhooks/payments", &h, lambda_http::Body::Text(body))

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use adapters::billing::Billing;
 use fake_wellflow::Fault;
 use integration_tests::billing::{token, BillingHarness};
 use integration_tests::fault_proxy::FaultProxy;
@@ -25,7 +26,6 @@ use integration_tests::load::{
 };
 use integration_tests::{body_json, Moto};
 use serde_json::json;
-use shared::billing::Billing;
 
 const CONCURRENCY: usize = 32;
 

@@ -11,9 +11,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid cursor: pass back the next_cursor of the previous page unchanged")]
-pub struct CursorError;
+pub use referral_core::store::CursorError;
 
 pub fn encode(key: &HashMap<String, AttributeValue>) -> String {
     let plain: BTreeMap<&str, &str> = key

@@ -22,6 +22,7 @@ pub fn filter_from(raw: Option<&str>) -> Targets {
 
 /// Installs the JSON subscriber once; later calls are no-ops (tests call it repeatedly).
 pub fn init() {
+    crate::metrics::install();
     let filter = filter_from(std::env::var("RUST_LOG").ok().as_deref());
     let fmt = tracing_subscriber::fmt::layer()
         .json()

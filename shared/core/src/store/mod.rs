@@ -1,11 +1,8 @@
 //! Storage: the traits the functions depend on, the records they exchange, and the errors.
 //!
-//! The only implementation is [`dynamo::DynamoStore`] (DynamoDB, single table, keys in
-//! [`keys`]); tests run it against moto server, so there is no in-memory double to drift.
+//! The production implementation is `adapters::store::DynamoStore` (DynamoDB, single
+//! table); the end-to-end tests run it against moto server.
 
-pub mod cursor;
-pub mod dynamo;
-pub mod keys;
 pub mod partner;
 pub mod rate_tiers;
 pub mod records;
@@ -14,7 +11,6 @@ use std::future::Future;
 
 use crate::domain::{BonusStatus, PaymentId, Rate, RefCode, UserId};
 
-pub use dynamo::DynamoStore;
 pub use partner::{ApiKeys, Campaigns};
 pub use rate_tiers::{
     HoldingQueries, PutTiersOutcome, RateTierConfig, RateTierConfigs, ReferrerSnapshot, VolumeBooking,
@@ -286,10 +282,15 @@ pub trait BonusQueries: Send + Sync {
     ) -> impl Future<Output = Result<Page<BonusRecord>, QueryError>> + Send;
 }
 
+/// A pagination cursor that this store did not hand out (or that points elsewhere).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid cursor: pass back the next_cursor of the previous page unchanged")]
+pub struct CursorError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
     #[error(transparent)]
-    Cursor(#[from] cursor::CursorError),
+    Cursor(#[from] CursorError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

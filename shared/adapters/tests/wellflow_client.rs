@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
+use adapters::wellflow::{Transfer, WellflowClient, WellflowError};
 use fake_wellflow::{FakeWellflow, Fault};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use shared::wellflow::{Transfer, WellflowClient, WellflowError};
 
 const API_KEY: &str = "wf-secret-test-key";
 

@@ -15,20 +15,7 @@ use std::sync::Mutex;
 pub const NAMESPACE: &str = "Referrals";
 pub const SERVICE: &str = "referrals";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
-    Count,
-    Milliseconds,
-}
-
-impl Unit {
-    fn as_str(self) -> &'static str {
-        match self {
-            Unit::Count => "Count",
-            Unit::Milliseconds => "Milliseconds",
-        }
-    }
-}
+pub use referral_core::metrics::{count, emit, Unit};
 
 /// One EMF document: the metrics, then string properties (e.g. `payment_id`, `reason`).
 ///
@@ -90,9 +77,15 @@ fn json_string(out: &mut String, raw: &str) {
 
 static CAPTURE: Mutex<Option<Vec<String>>> = Mutex::new(None);
 
-/// Emits metrics now (stdout, or the test capture buffer when one is installed).
-pub fn emit(metrics: &[(&str, f64, Unit)], properties: &[(&str, &str)]) {
-    let line = emf_line(metrics, properties, crate::clock::now().unix_timestamp() * 1000);
+/// Installs the EMF sink behind `referral_core::metrics` (idempotent; `telemetry::init`
+/// calls it at start-up).
+pub fn install() {
+    let _ = referral_core::metrics::set_sink(write_emf);
+}
+
+/// The sink: one EMF line on stdout, or into the test capture buffer when one is installed.
+fn write_emf(metrics: &[(&str, f64, Unit)], properties: &[(&str, &str)]) {
+    let line = emf_line(metrics, properties, referral_core::clock::now().unix_timestamp() * 1000);
     if let Ok(mut capture) = CAPTURE.lock() {
         if let Some(lines) = capture.as_mut() {
             lines.push(line);
@@ -104,13 +97,9 @@ pub fn emit(metrics: &[(&str, f64, Unit)], properties: &[(&str, &str)]) {
     println!("{line}");
 }
 
-/// Counts one event.
-pub fn count(name: &str, properties: &[(&str, &str)]) {
-    emit(&[(name, 1.0, Unit::Count)], properties);
-}
-
 /// Tests: from now on, collect emitted lines instead of printing them (process-wide).
 pub fn start_capture() {
+    install();
     if let Ok(mut capture) = CAPTURE.lock() {
         capture.get_or_insert_with(Vec::new);
     }
