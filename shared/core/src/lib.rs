@@ -10,4 +10,5 @@ pub mod attribution;
 pub mod clock;
 pub mod domain;
 pub mod metrics;
+pub mod payment;
 pub mod store;

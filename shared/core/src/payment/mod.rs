@@ -1,0 +1,6 @@
+//! Payments as the referral program sees them: the provider's events and, per payment, the
+//! record of what the provider told us (independent of the order it arrived in).
+
+mod event;
+
+pub use event::{PaymentEvent, PaymentEventKind};
