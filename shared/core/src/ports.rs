@@ -69,6 +69,8 @@ pub struct PartnerEventMessage {
     pub kind: PartnerEventType,
     pub referrer_id: UserId,
     pub payment_id: PaymentId,
+    /// The bonus version the event describes (its history entry says when it happened).
+    pub bonus_version: u64,
 }
 
 /// Where partner events go to be delivered.

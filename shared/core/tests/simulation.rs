@@ -454,34 +454,15 @@ fn run_seed(seed: u64) -> (usize, u64) {
         let queues = world.queue.lock().unwrap();
         quiet = state.outbox.is_empty()
             && queues.retries.is_empty()
-            && state
-                .bonuses
-                .values()
-                .all(|b| b.is_settled() && !matches!(b.review, referral_core::bonus::Review::Held { .. }));
-        if std::env::var("SIM_DEBUG").is_ok() {
-            eprintln!(
-                "settle round: outbox {} retries {} unsettled {} held {}",
-                state.outbox.len(),
-                queues.retries.len(),
-                state.bonuses.values().filter(|b| !b.is_settled()).count(),
-                state
-                    .bonuses
-                    .values()
-                    .filter(|b| matches!(b.review, referral_core::bonus::Review::Held { .. }))
-                    .count()
-            );
-        }
+            && state.bonuses.values().all(|b| b.is_settled() && !b.awaits_moderation() && !b.is_holding());
         if quiet {
             break;
         }
     }
     if !quiet {
         let state = world.store.lock().unwrap();
-        let stuck: Vec<_> = state
-            .bonuses
-            .values()
-            .filter(|b| !b.is_settled() || matches!(b.review, referral_core::bonus::Review::Held { .. }))
-            .collect();
+        let stuck: Vec<_> =
+            state.bonuses.values().filter(|b| !b.is_settled() || b.awaits_moderation() || b.is_holding()).collect();
         panic!(
             "seed {seed}: the system never settled: outbox {}, retries {}, stuck bonuses {stuck:#?}",
             state.outbox.len(),
@@ -594,7 +575,7 @@ fn check(seed: u64, plan: &Plan, world: &World, rejected: &BTreeSet<PaymentId>) 
             );
         }
     }
-    for b in state.bonuses.values().filter(|b| b.notify) {
+    for b in state.bonuses.values().filter(|b| !b.partner_events.is_empty()) {
         let created = queues
             .events
             .iter()

@@ -92,8 +92,15 @@ pub struct VelocityWindow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OutboxMessage {
-    /// A partner webhook event for the bonus of `payment`.
-    PartnerEvent { event_id: String, event_type: PartnerEventType, referrer_id: UserId, payment_id: PaymentId },
+    /// A partner webhook event for the bonus of `payment`, produced by the change that made
+    /// the bonus's version `bonus_version`.
+    PartnerEvent {
+        event_id: String,
+        event_type: PartnerEventType,
+        referrer_id: UserId,
+        payment_id: PaymentId,
+        bonus_version: u64,
+    },
     /// Another Wellflow attempt for the bonus of `payment` (the `attempts`-th failed).
     Retry { payment_id: PaymentId, attempts: u32 },
 }

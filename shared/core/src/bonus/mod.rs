@@ -139,9 +139,10 @@ pub struct Bonus {
     pub wellflow_transaction_id: Option<String>,
     #[serde(default)]
     pub history: Vec<HistoryEntry>,
-    /// The referrer had a partner webhook when the bonus was created: changes are announced.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub notify: bool,
+    /// The partner events the referrer subscribed to when the bonus was created: those
+    /// changes are announced (the deliverer re-checks the endpoint's current subscription).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partner_events: Vec<PartnerEventType>,
     /// Holding bonuses only: when `holding-release` releases it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_at: Option<String>,
@@ -182,7 +183,8 @@ pub struct NewBonus {
     pub volume_month: String,
     /// The band that decided a tiered rate (guards the volume write).
     pub volume_guard: Option<VolumeBand>,
-    pub notify: bool,
+    /// The referrer's partner webhook subscriptions now (`UserProfile::webhook_events`).
+    pub partner_events: Vec<PartnerEventType>,
 }
 
 impl Bonus {
@@ -216,7 +218,7 @@ impl Bonus {
             credited_at: None,
             wellflow_transaction_id: None,
             history: Vec::new(),
-            notify: new.notify,
+            partner_events: new.partner_events,
             release_at: new.release_at,
             volume_month: new.volume_month,
             version: 0,
@@ -232,9 +234,7 @@ impl Bonus {
             delta: change.bonus.volume_contribution().decimal(),
             guard: new.volume_guard,
         })];
-        if change.bonus.notify {
-            effects.push(change.bonus.partner_event(PartnerEventType::BonusCreated));
-        }
+        effects.extend(change.bonus.partner_event(PartnerEventType::BonusCreated));
         effects.extend(change.effects.drain(..).filter(|e| !matches!(e, Effect::Volume(_))));
         change.effects = effects;
         change
@@ -285,14 +285,15 @@ impl Bonus {
         matches!(self.status, BonusStatus::Pending | BonusStatus::Failed)
     }
 
-    /// Still waiting out the holding period.
+    /// Still waiting out the holding period (with something to release).
     pub fn is_holding(&self) -> bool {
-        matches!(self.review, Review::Held { reason: HoldReason::Holding })
+        self.status == BonusStatus::Pending && matches!(self.review, Review::Held { reason: HoldReason::Holding })
     }
 
-    /// Held for an admin (not the holding period).
+    /// Held for an admin (not the holding period), with something to decide.
     pub fn awaits_moderation(&self) -> bool {
-        matches!(self.review, Review::Held { reason } if reason != HoldReason::Holding)
+        self.status == BonusStatus::Pending
+            && matches!(self.review, Review::Held { reason } if reason != HoldReason::Holding)
     }
 
     // ------------------------------------------------------------------ transitions ----
@@ -453,7 +454,10 @@ impl Bonus {
             (Some(m), _) if m.kind == MoveKind::Credit => (BonusStatus::Pending, Some("crediting".to_string())),
             (Some(_), _) if target.is_zero() => (BonusStatus::Reversed, reversal_reason.clone()),
             (Some(_), _) => (BonusStatus::Credited, reduction()),
-            (None, Review::Held { reason }) => (BonusStatus::Pending, Some(reason.as_str().to_string())),
+            // Held, and there is something to decide (a fully refunded one is simply reversed).
+            (None, Review::Held { reason }) if self.due() > Usd::ZERO => {
+                (BonusStatus::Pending, Some(reason.as_str().to_string()))
+            }
             (None, _) if paid > Usd::ZERO => (BonusStatus::Credited, if reduced { reduction() } else { None }),
             (None, _) => (BonusStatus::Reversed, reversal_reason.clone()),
         };
@@ -491,7 +495,7 @@ impl Bonus {
                 guard: None,
             }));
         }
-        if self.notify {
+        {
             let event = match (before.status, self.status) {
                 (from, BonusStatus::Credited) if from != BonusStatus::Credited => Some(PartnerEventType::BonusCredited),
                 (from, BonusStatus::Reversed) if from != BonusStatus::Reversed => Some(PartnerEventType::BonusReversed),
@@ -500,18 +504,23 @@ impl Bonus {
                 }
                 _ => None,
             };
-            effects.extend(event.map(|kind| self.partner_event(kind)));
+            effects.extend(event.and_then(|kind| self.partner_event(kind)));
         }
         effects
     }
 
-    fn partner_event(&self, kind: PartnerEventType) -> Effect {
-        Effect::Outbox(OutboxMessage::PartnerEvent {
+    /// The outbox message announcing `kind`, if the referrer subscribed to it.
+    fn partner_event(&self, kind: PartnerEventType) -> Option<Effect> {
+        if !self.partner_events.contains(&kind) {
+            return None;
+        }
+        Some(Effect::Outbox(OutboxMessage::PartnerEvent {
             event_id: event_id(&self.source_payment_id, kind, self.version),
             event_type: kind,
             referrer_id: self.referrer_id.clone(),
             payment_id: self.source_payment_id.clone(),
-        })
+            bonus_version: self.version,
+        }))
     }
 }
 

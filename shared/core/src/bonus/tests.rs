@@ -19,6 +19,7 @@ fn record(refunded: i64) -> PaymentRecord {
 }
 
 fn new_bonus(hold: Option<HoldReason>, notify: bool) -> NewBonus {
+    let partner_events = if notify { PartnerEventType::ALL.to_vec() } else { Vec::new() };
     NewBonus {
         payment_id: pid(),
         referrer_id: UserId::parse("ref_a").unwrap(),
@@ -30,7 +31,7 @@ fn new_bonus(hold: Option<HoldReason>, notify: bool) -> NewBonus {
         topup_occurred_at: T0.into(),
         volume_month: "2026-11".into(),
         volume_guard: None,
-        notify,
+        partner_events,
     }
 }
 

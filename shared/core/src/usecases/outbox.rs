@@ -14,13 +14,14 @@ where
 {
     match message {
         OutboxMessage::Retry { payment_id, attempts } => retry.schedule(payment_id, *attempts).await,
-        OutboxMessage::PartnerEvent { event_id, event_type, referrer_id, payment_id } => {
+        OutboxMessage::PartnerEvent { event_id, event_type, referrer_id, payment_id, bonus_version } => {
             events
                 .publish(&PartnerEventMessage {
                     event_id: event_id.clone(),
                     kind: *event_type,
                     referrer_id: referrer_id.clone(),
                     payment_id: payment_id.clone(),
+                    bonus_version: *bonus_version,
                 })
                 .await
         }

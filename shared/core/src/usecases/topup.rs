@@ -38,7 +38,7 @@ pub(super) fn create_bonus<S, L>(billing: &Billing<S, L>, input: TopupInput<'_>)
     let rate_override = profile.and_then(|r| r.rate_override);
     let first_topups = profile.map(|r| r.first_topups.as_slice()).unwrap_or(&[]);
     let version = profile.map(|r| r.velocity_version).unwrap_or(0);
-    let notify = profile.is_some_and(|r| !r.webhook_events.is_empty());
+    let partner_events = profile.map(|r| r.webhook_events.clone()).unwrap_or_default();
     let band = match (rate_override, input.rate_tiers) {
         (None, Some(tiers)) => Some(tiers.band_for(input.referrer.month_volume)),
         _ => None,
@@ -74,7 +74,7 @@ pub(super) fn create_bonus<S, L>(billing: &Billing<S, L>, input: TopupInput<'_>)
         topup_occurred_at: input.occurred_at.to_string(),
         volume_month: month,
         volume_guard: band,
-        notify,
+        partner_events,
     };
     let mut change = Bonus::create(new, input.record, &at);
     change.effects.push(Effect::Payer(PayerTopup {
