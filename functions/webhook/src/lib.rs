@@ -7,6 +7,7 @@
 //! 503 when DynamoDB (or, for refunds, Wellflow) is unavailable, so the provider retries.
 
 pub mod event;
+pub mod stripe;
 
 use adapters::billing::{
     process_refund, process_topup, Billing, BillingError, CreditOutcome, RefundOutcome, RetryQueue, TopupOutcome,
