@@ -27,18 +27,18 @@ event (a Stripe retry) with --event-id evt_… .
 """
 import argparse
 import copy
-import hashlib
-import hmac
 import json
 import os
 import pathlib
 import secrets
 import sys
 import time
-import urllib.error
-import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "infra"))
+# Stripe's scheme is the one our generic contract copies: the same HMAC, another header name.
+# `signature` is stripe-python's generate_signature_header (checked by stripe_signature_check.py).
+from signed_post import post, signature  # noqa: E402
 FIXTURES = ROOT / "functions/webhook/tests/fixtures/stripe"
 DEFAULT_URL = "http://127.0.0.1:9000/lambda-url/webhook/webhooks/stripe"
 ENV_FILE = ROOT / ".local/functions.env"
@@ -50,12 +50,6 @@ HANDLED = {
     "charge.dispute.created",
     "charge.dispute.closed",
 }
-
-
-def signature(secret: str, body: bytes, t: int) -> str:
-    """The Stripe-Signature value for `body` at `t` (stripe-python's generate_signature_header)."""
-    mac = hmac.new(secret.encode("utf-8"), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
 
 
 def secret_from_env() -> str:
@@ -154,17 +148,11 @@ def main() -> int:
         print(f"Stripe-Signature: {header}\n")
         print(body.decode())
         return 0
-    req = urllib.request.Request(args.url, data=body, method="POST")
-    req.add_header("content-type", "application/json; charset=utf-8")
-    req.add_header("user-agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks) [local stripe_event.py]")
-    req.add_header("stripe-signature", header)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            print(resp.status, resp.read().decode())
-    except urllib.error.HTTPError as err:
-        print(err.code, err.read().decode())
-        return 1
-    return 0
+    return post(args.url, body, {
+        "content-type": "application/json; charset=utf-8",
+        "user-agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks) [local stripe_event.py]",
+        "stripe-signature": header,
+    })
 
 
 if __name__ == "__main__":

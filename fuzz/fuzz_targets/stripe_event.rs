@@ -5,7 +5,8 @@
 //! Invariants: never a panic; a refusal is a 400 or a 413; an event never carries an amount
 //! below zero or above the cap, a success always has a user and a positive amount; the same
 //! bytes always give the same answer; the live and the test endpoint disagree only by
-//! `livemode_mismatch`; a header verifies only if it carries the body's real HMAC.
+//! `livemode_mismatch`; a bad header is a 400 or 401; a fresh signature verifies, a changed
+//! byte does not.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -67,18 +68,9 @@ fuzz_target!(|data: &[u8]| {
         _ => assert!(mismatch(&test) != mismatch(&live), "test endpoint {test:?} vs live endpoint {live:?}"),
     }
 
-    // An arbitrary header verifies only if it contains the real MAC for one of its timestamps.
-    let header = String::from_utf8_lossy(header);
-    if verify_signature(Some(&header), body, &cfg(false), NOW).is_ok() {
-        let genuine = header.split(',').filter_map(|p| p.trim().strip_prefix("t=")).any(|t| {
-            t.parse::<i64>().is_ok_and(|t| {
-                let mac = sign(SECRET, t, body);
-                let hex = &mac[mac.find("v1=").expect("v1") + 3..];
-                header.split(',').any(|p| p.trim().strip_prefix("v1=").is_some_and(|v| v.eq_ignore_ascii_case(hex)))
-            })
-        });
-        assert!(genuine, "forged header accepted: {header:?}");
-    } else if let Err(e) = verify_signature(Some(&header), body, &cfg(false), NOW) {
+    // The header: the verifier is the core's (fuzzed against forgeries by `webhook_body`);
+    // here, any header is answered 400 or 401, never anything else.
+    if let Err(e) = verify_signature(Some(&String::from_utf8_lossy(header)), body, &cfg(false), NOW) {
         assert!(e.status == 400 || e.status == 401, "{e:?}");
     }
 

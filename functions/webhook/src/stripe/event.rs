@@ -300,47 +300,17 @@ fn succeeded(
 /// `charge.refunded`: the Charge's cumulative `amount_refunded`, for its PaymentIntent.
 fn charge_refunded(o: &Fields, cfg: &StripeConfig) -> Result<Mapped, ApiError> {
     expect_object(o, "charge")?;
-    let payment_id = payment_intent(o, "payment_intent")?;
     let cents = o.int("amount_refunded")?;
-    let currency = o.str("currency")?;
-    let user_id = hinted_user(o, cfg)?;
-    if !is_usd(currency) {
-        return Ok(Ignore(reason::UNSUPPORTED_CURRENCY));
-    }
-    let Some(payment_id) = payment_id else { return Ok(Ignore(reason::NO_PAYMENT_INTENT)) };
-    let total = o.usd("amount_refunded", cents)?;
-    Ok(Mapped::Fact { payment_id, user_id, kind: PaymentEventKind::Refunded { total } })
-}
-
-/// The parts of a Dispute both dispute events need.
-struct Dispute<'a> {
-    payment_id: Option<PaymentId>,
-    currency: &'a str,
-    user_id: Option<UserId>,
-}
-
-fn dispute<'a>(o: &Fields<'a>, cfg: &StripeConfig) -> Result<Dispute<'a>, ApiError> {
-    expect_object(o, "dispute")?;
-    // `payment_intent` names the payment directly; `charge` would need a lookup to reach it.
-    Ok(Dispute {
-        payment_id: payment_intent(o, "payment_intent")?,
-        currency: o.str("currency")?,
-        user_id: hinted_user(o, cfg)?,
-    })
+    about_a_payment(o, cfg, || Ok(Ok(PaymentEventKind::Refunded { total: o.usd("amount_refunded", cents)? })))
 }
 
 /// `charge.dispute.created`: `amount` is held back until the dispute is decided. Opened
 /// inquiries (`warning_*`) count too: we do not follow `charge.dispute.updated`, so an
 /// inquiry that escalates into a chargeback must already be held.
 fn dispute_created(o: &Fields, cfg: &StripeConfig) -> Result<Mapped, ApiError> {
-    let d = dispute(o, cfg)?;
+    expect_object(o, "dispute")?;
     let cents = o.int("amount")?;
-    if !is_usd(d.currency) {
-        return Ok(Ignore(reason::UNSUPPORTED_CURRENCY));
-    }
-    let Some(payment_id) = d.payment_id else { return Ok(Ignore(reason::NO_PAYMENT_INTENT)) };
-    let amount = o.usd("amount", cents)?;
-    Ok(Mapped::Fact { payment_id, user_id: d.user_id, kind: PaymentEventKind::Disputed { amount } })
+    about_a_payment(o, cfg, || Ok(Ok(PaymentEventKind::Disputed { amount: o.usd("amount", cents)? })))
 }
 
 /// `charge.dispute.closed`: `won` gives the held amount back; so do `warning_closed` (an
@@ -348,16 +318,35 @@ fn dispute_created(o: &Fields, cfg: &StripeConfig) -> Result<Mapped, ApiError> {
 /// (no chargeback was filed; the refund that prevented it arrives as `charge.refunded`).
 /// `lost` keeps it reversed.
 fn dispute_closed(o: &Fields, cfg: &StripeConfig) -> Result<Mapped, ApiError> {
-    let d = dispute(o, cfg)?;
+    expect_object(o, "dispute")?;
     let status = o.str("status")?;
-    if !is_usd(d.currency) {
+    about_a_payment(o, cfg, || {
+        Ok(match status {
+            "won" | "warning_closed" | "prevented" => Ok(PaymentEventKind::DisputeWon),
+            "lost" => Ok(PaymentEventKind::DisputeLost),
+            _ => Err(reason::DISPUTE_NOT_CLOSED),
+        })
+    })
+}
+
+/// What refunds and disputes share: they are about the payment of their `payment_intent`
+/// (a Charge's or a Dispute's; `charge` would need a lookup to reach it), in USD, and name
+/// the user only as a hint. `kind` is asked for the fact once the event is known to be
+/// ours, and may still decline with a reason.
+fn about_a_payment(
+    o: &Fields,
+    cfg: &StripeConfig,
+    kind: impl FnOnce() -> Result<Result<PaymentEventKind, &'static str>, ApiError>,
+) -> Result<Mapped, ApiError> {
+    let payment_id = payment_intent(o, "payment_intent")?;
+    let currency = o.str("currency")?;
+    let user_id = hinted_user(o, cfg)?;
+    if !is_usd(currency) {
         return Ok(Ignore(reason::UNSUPPORTED_CURRENCY));
     }
-    let Some(payment_id) = d.payment_id else { return Ok(Ignore(reason::NO_PAYMENT_INTENT)) };
-    let kind = match status {
-        "won" | "warning_closed" | "prevented" => PaymentEventKind::DisputeWon,
-        "lost" => PaymentEventKind::DisputeLost,
-        _ => return Ok(Ignore(reason::DISPUTE_NOT_CLOSED)),
-    };
-    Ok(Mapped::Fact { payment_id, user_id: d.user_id, kind })
+    let Some(payment_id) = payment_id else { return Ok(Ignore(reason::NO_PAYMENT_INTENT)) };
+    Ok(match kind()? {
+        Ok(kind) => Mapped::Fact { payment_id, user_id, kind },
+        Err(reason) => Ignore(reason),
+    })
 }
