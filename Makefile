@@ -16,8 +16,9 @@ $(VENV)/.installed: infra/requirements.txt
 
 venv: $(VENV)/.installed
 
-## Static checks: formatting, SAM template (transform + cfn-lint), OpenAPI document, clippy,
-## and the core crate's dependency boundary (no AWS, Lambda, HTTP or reqwest crate in referral-core).
+## Static checks: formatting, the core crate's dependency boundary (no AWS, Lambda, HTTP or
+## reqwest crate in referral-core), SAM template (transform + cfn-lint), OpenAPI document, our
+## Stripe-Signature headers against Stripe's own library (offline), clippy.
 check: venv
 	cargo fmt --all --check
 	@if cargo tree -p referral-core -e normal --prefix none --locked | grep -Ei '^(aws|lambda|reqwest|hyper|http|tower)[-_ ]'; then \
@@ -25,6 +26,7 @@ check: venv
 	else echo "referral-core: no AWS, Lambda or HTTP dependency"; fi
 	$(PY) infra/validate_template.py template.yaml
 	$(PY) -c 'import yaml, openapi_spec_validator as v; v.validate(yaml.safe_load(open("infra/openapi.yaml"))); print("infra/openapi.yaml: valid OpenAPI 3.1")'
+	$(PY) infra/stripe_signature_check.py
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 ## Every test: unit tests, end-to-end tests against moto + the fake Wellflow, browser tests.

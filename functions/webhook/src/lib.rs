@@ -8,6 +8,7 @@
 //! DynamoDB is unavailable, so the provider retries.
 
 pub mod event;
+pub mod stripe;
 
 use adapters::billing::{Billing, BillingError};
 use adapters::config::{self, ConfigError, Source};
