@@ -316,14 +316,17 @@ fn dispute_created(o: &Fields, cfg: &StripeConfig) -> Result<Mapped, ApiError> {
 /// `charge.dispute.closed`: `won` gives the held amount back; so do `warning_closed` (an
 /// inquiry that ended without a chargeback: no funds were ever withdrawn) and `prevented`
 /// (no chargeback was filed; the refund that prevented it arrives as `charge.refunded`).
-/// `lost` keeps it reversed.
+/// `lost` keeps `amount` reversed (also when the closing arrives before the opening).
 fn dispute_closed(o: &Fields, cfg: &StripeConfig) -> Result<Mapped, ApiError> {
     expect_object(o, "dispute")?;
     let status = o.str("status")?;
     about_a_payment(o, cfg, || {
         Ok(match status {
             "won" | "warning_closed" | "prevented" => Ok(PaymentEventKind::DisputeWon),
-            "lost" => Ok(PaymentEventKind::DisputeLost),
+            "lost" => {
+                let cents = o.int("amount")?;
+                Ok(PaymentEventKind::DisputeLost { amount: o.usd("amount", cents)? })
+            }
             _ => Err(reason::DISPUTE_NOT_CLOSED),
         })
     })

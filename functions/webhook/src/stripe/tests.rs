@@ -418,7 +418,7 @@ fn disputes_hold_the_disputed_amount_and_are_released_when_won() {
     assert_eq!(closed("won"), PaymentEventKind::DisputeWon);
     assert_eq!(closed("warning_closed"), PaymentEventKind::DisputeWon);
     assert_eq!(closed("prevented"), PaymentEventKind::DisputeWon);
-    assert_eq!(closed("lost"), PaymentEventKind::DisputeLost);
+    assert_eq!(closed("lost"), PaymentEventKind::DisputeLost { amount: Usd::cents(5000) });
     for open in ["needs_response", "under_review", "warning_needs_response", "warning_under_review", "something_new"] {
         let v = edited("charge.dispute.closed", &[("/data/object/status", json!(open))]);
         assert_eq!(ignored(&v), reason::DISPUTE_NOT_CLOSED, "{open}");
@@ -782,9 +782,9 @@ fn check_invariants(outcome: Result<StripeOutcome, ApiError>) -> Result<(), Test
                     prop_assert!(amount > Usd::ZERO && e.user_id.is_some());
                     Some(amount)
                 }
-                PaymentEventKind::Disputed { amount } => Some(amount),
+                PaymentEventKind::Disputed { amount } | PaymentEventKind::DisputeLost { amount } => Some(amount),
                 PaymentEventKind::Refunded { total } => Some(total),
-                PaymentEventKind::DisputeWon | PaymentEventKind::DisputeLost => None,
+                PaymentEventKind::DisputeWon => None,
             };
             if let Some(amount) = amount {
                 prop_assert!(amount >= Usd::ZERO && amount.decimal() <= MAX_AMOUNT, "{amount:?}");
