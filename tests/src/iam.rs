@@ -222,13 +222,13 @@ fn strings(value: &serde_yaml::Value) -> Vec<serde_yaml::Value> {
 fn policy_permissions(policy: &serde_yaml::Value, out: &mut BTreeSet<Permission>) -> Result<(), String> {
     use serde_yaml::Value as Y;
     if let Y::Tagged(tagged) = policy {
-        if tagged.tag.to_string() == "!If" {
+        if tagged.tag == "!If" {
             for branch in strings(&tagged.value).iter().skip(1) {
                 policy_permissions(branch, out)?;
             }
             return Ok(());
         }
-        if tagged.tag.to_string() == "!Ref" && tagged.value.as_str() == Some("AWS::NoValue") {
+        if tagged.tag == "!Ref" && tagged.value.as_str() == Some("AWS::NoValue") {
             return Ok(());
         }
         return Err(format!("policy entry {policy:?} not understood"));
