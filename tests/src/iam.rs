@@ -68,7 +68,9 @@ impl Names {
         self.secrets
             .get(id)
             .cloned()
-            .or_else(|| self.secrets.iter().find(|(arn, _)| arn.contains(&format!(":secret:{id}"))).map(|(_, l)| l.clone()))
+            .or_else(|| {
+                self.secrets.iter().find(|(arn, _)| arn.contains(&format!(":secret:{id}"))).map(|(_, l)| l.clone())
+            })
             .unwrap_or_else(|| format!("unknown-secret:{id}"))
     }
 }
@@ -94,11 +96,16 @@ pub fn permissions_of(target: &str, body: &Value, names: &Names) -> Vec<Permissi
                     .into_iter()
                     .flatten()
                     .flat_map(|item| {
-                        [("Put", "PutItem"), ("Update", "UpdateItem"), ("Delete", "DeleteItem"), ("ConditionCheck", "ConditionCheckItem")]
-                            .into_iter()
-                            .filter_map(|(kind, action)| {
-                                item.get(kind).map(|v| Permission::new(format!("dynamodb:{action}"), table_of(v)))
-                            })
+                        [
+                            ("Put", "PutItem"),
+                            ("Update", "UpdateItem"),
+                            ("Delete", "DeleteItem"),
+                            ("ConditionCheck", "ConditionCheckItem"),
+                        ]
+                        .into_iter()
+                        .filter_map(|(kind, action)| {
+                            item.get(kind).map(|v| Permission::new(format!("dynamodb:{action}"), table_of(v)))
+                        })
                     })
                     .collect(),
                 "TransactGetItems" => body["TransactItems"]
@@ -117,7 +124,9 @@ pub fn permissions_of(target: &str, body: &Value, names: &Names) -> Vec<Permissi
             }
         }
         "AmazonSQS" => vec![Permission::new(format!("sqs:{op}"), names.queue(&text(body, "QueueUrl")))],
-        "secretsmanager" => vec![Permission::new(format!("secretsmanager:{op}"), names.secret(&text(body, "SecretId")))],
+        "secretsmanager" => {
+            vec![Permission::new(format!("secretsmanager:{op}"), names.secret(&text(body, "SecretId")))]
+        }
         _ => vec![Permission::new(format!("unknown:{target}"), "?")],
     }
 }
@@ -247,7 +256,8 @@ fn policy_permissions(policy: &serde_yaml::Value, out: &mut BTreeSet<Permission>
                     for action in &actions {
                         let action = action.as_str().ok_or("Action not a string")?;
                         for resource in &resources {
-                            let resource = logical(resource).ok_or_else(|| format!("resource {resource:?} not understood"))?;
+                            let resource =
+                                logical(resource).ok_or_else(|| format!("resource {resource:?} not understood"))?;
                             out.insert(Permission::new(action, resource));
                         }
                     }
@@ -265,7 +275,9 @@ fn policy_permissions(policy: &serde_yaml::Value, out: &mut BTreeSet<Permission>
                 let queue = logical(body.get("QueueName").ok_or("QueueName missing")?).ok_or("QueueName")?;
                 out.insert(Permission::new("sqs:SendMessage*", queue));
             }
-            other => return Err(format!("policy template {other} is not known to tests/src/iam.rs: add its expansion")),
+            other => {
+                return Err(format!("policy template {other} is not known to tests/src/iam.rs: add its expansion"))
+            }
         }
     }
     Ok(())
@@ -332,7 +344,10 @@ mod tests {
         Names {
             tables: BTreeMap::from([("t1".into(), "ReferralsTable".into())]),
             queues: BTreeMap::from([("CreditRetryQueue-x".into(), "CreditRetryQueue".into())]),
-            secrets: BTreeMap::from([("arn:aws:secretsmanager:us-east-1:1:secret:wf-AbC".into(), "WellflowApiKeySecret".into())]),
+            secrets: BTreeMap::from([(
+                "arn:aws:secretsmanager:us-east-1:1:secret:wf-AbC".into(),
+                "WellflowApiKeySecret".into(),
+            )]),
         }
     }
 
@@ -341,7 +356,8 @@ mod tests {
         let body = json!({"TransactItems": [
             {"Put": {"TableName": "t1"}}, {"Update": {"TableName": "t1"}}, {"ConditionCheck": {"TableName": "t1"}}
         ]});
-        let got: BTreeSet<_> = permissions_of("DynamoDB_20120810.TransactWriteItems", &body, &names()).into_iter().collect();
+        let got: BTreeSet<_> =
+            permissions_of("DynamoDB_20120810.TransactWriteItems", &body, &names()).into_iter().collect();
         assert_eq!(
             got,
             BTreeSet::from([
@@ -356,7 +372,8 @@ mod tests {
     fn queries_name_their_index_and_queues_and_secrets_their_logical_ids() {
         let q = permissions_of("DynamoDB_20120810.Query", &json!({"TableName": "t1", "IndexName": "GSI1"}), &names());
         assert_eq!(q, [Permission::new("dynamodb:Query", "ReferralsTable/index/GSI1")]);
-        let s = permissions_of("AmazonSQS.SendMessage", &json!({"QueueUrl": "http://h/1/CreditRetryQueue-x"}), &names());
+        let s =
+            permissions_of("AmazonSQS.SendMessage", &json!({"QueueUrl": "http://h/1/CreditRetryQueue-x"}), &names());
         assert_eq!(s, [Permission::new("sqs:SendMessage", "CreditRetryQueue")]);
         let arn = "arn:aws:secretsmanager:us-east-1:1:secret:wf-AbC";
         let g = permissions_of("secretsmanager.GetSecretValue", &json!({"SecretId": arn}), &names());
@@ -396,11 +413,14 @@ Resources:
 
     #[test]
     fn compare_names_what_is_missing_and_what_is_unused() {
-        let granted = BTreeSet::from([Permission::new("dynamodb:GetItem", "T"), Permission::new("sqs:SendMessage*", "Q")]);
+        let granted =
+            BTreeSet::from([Permission::new("dynamodb:GetItem", "T"), Permission::new("sqs:SendMessage*", "Q")]);
         let used = BTreeSet::from([Permission::new("dynamodb:GetItem", "T"), Permission::new("dynamodb:PutItem", "T")]);
         let err = compare("Fn", &used, &granted).unwrap_err();
         assert!(err.contains("without permission: [dynamodb:PutItem on T]"), "{err}");
         assert!(err.contains("never calls: [sqs:SendMessage* on Q]"), "{err}");
-        assert!(compare("Fn", &used, &(&granted | &BTreeSet::from([Permission::new("dynamodb:PutItem", "T")]))).is_err());
+        assert!(
+            compare("Fn", &used, &(&granted | &BTreeSet::from([Permission::new("dynamodb:PutItem", "T")]))).is_err()
+        );
     }
 }
