@@ -19,7 +19,11 @@ start-up by `patch_moto()`; neither changes what a request answers:
   transaction costs time and memory in proportion to the table size. Here the rollback
   snapshot holds only the items the transaction names, restored exactly on cancellation.
 
-Usage: moto_server.py [--port N] [--parent-pid PID]
+With --call-log FILE (the benchmarks' request counter), every request appends one JSON line
+to FILE: the operation (`X-Amz-Target`), request and response sizes, and for DynamoDB the items
+it names or returns and whether it reads consistently. Without it nothing is logged.
+
+Usage: moto_server.py [--port N] [--parent-pid PID] [--call-log FILE]
 """
 import argparse
 import os
@@ -56,6 +60,65 @@ def serialised(app):
             return call(environ, start_response)
         with lock:
             return call(environ, start_response)
+
+    return wrapped
+
+
+def call_log(app, path):
+    """WSGI wrapper: one JSON line per request into `path` (see the module doc)."""
+    import io
+    import json
+
+    out = open(path, "a", buffering=1)
+    lock = threading.Lock()
+
+    def describe(target, body, response):
+        entry = {"target": target, "request_bytes": len(body), "response_bytes": len(response)}
+        if not target.startswith("DynamoDB"):
+            return entry
+        op = target.split(".")[-1]
+        try:
+            req = json.loads(body or b"{}")
+            resp = json.loads(response or b"{}")
+        except ValueError:
+            return entry
+        if op == "BatchGetItem":
+            entry["items"] = sum(len(v.get("Keys", [])) for v in req.get("RequestItems", {}).values())
+            entry["consistent"] = any(v.get("ConsistentRead") for v in req.get("RequestItems", {}).values())
+            entry["returned"] = sum(len(v) for v in resp.get("Responses", {}).values())
+        elif op in ("TransactWriteItems", "TransactGetItems"):
+            items = req.get("TransactItems", [])
+            entry["items"] = len(items)
+            entry["kinds"] = [next(iter(i)) for i in items if i]
+        elif op == "BatchWriteItem":
+            entry["items"] = sum(len(v) for v in req.get("RequestItems", {}).values())
+        elif op in ("Query", "Scan"):
+            entry["consistent"] = bool(req.get("ConsistentRead"))
+            entry["returned"] = resp.get("Count", 0)
+            entry["items"] = resp.get("Count", 0)
+        elif op == "GetItem":
+            entry["consistent"] = bool(req.get("ConsistentRead"))
+            entry["returned"] = 1 if resp.get("Item") else 0
+            entry["items"] = 1
+        else:
+            entry["items"] = 1
+        return entry
+
+    def wrapped(environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        target = environ.get("HTTP_X_AMZ_TARGET", "") or environ.get("QUERY_STRING", "")
+        result = app(environ, start_response)
+        try:
+            response = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        line = json.dumps(describe(target, body, response))
+        with lock:
+            out.write(line + "\n")
+        return [response]
 
     return wrapped
 
@@ -129,10 +192,13 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--parent-pid", type=int, default=0)
+    parser.add_argument("--call-log", default="")
     args = parser.parse_args()
 
     patch_moto()
     app = serialised(DomainDispatcherApplication(create_backend_app))
+    if args.call_log:
+        app = call_log(app, args.call_log)
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
