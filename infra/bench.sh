@@ -17,7 +17,7 @@
 # reused; the Python peer (awslambdaric + boto3, benches/baselines/python/requirements.txt) is
 # installed into the git-ignored .venv once.
 #
-# Knobs: BENCH_JOBS (1), BENCH_RUNS (20 interleaved rounds), BENCH_MEMORY_INVOCATIONS (1000),
+# Knobs: BENCH_JOBS (1), BENCH_RUNS (30 interleaved rounds), BENCH_MEMORY_INVOCATIONS (1000),
 # BENCH_WARMUP_SECS (1), BENCH_MEASURE_SECS (3), BENCH_ARM64 (1; 0 skips the arm64 attempt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +25,7 @@ ROOT=$PWD
 export PATH="$ROOT/.venv/bin:$PATH"
 
 JOBS=${BENCH_JOBS:-1}
-RUNS=${BENCH_RUNS:-20}
+RUNS=${BENCH_RUNS:-30}
 MEMORY_INVOCATIONS=${BENCH_MEMORY_INVOCATIONS:-1000}
 WARMUP=${BENCH_WARMUP_SECS:-1}
 MEASURE=${BENCH_MEASURE_SECS:-3}
@@ -114,8 +114,13 @@ if [ "$coldstart_status" != 0 ]; then
 fi
 
 step "BENCHMARKS.md"
+# The command as run: the knobs that were set, in front of it.
+knobs=""
+for k in BENCH_JOBS BENCH_RUNS BENCH_MEMORY_INVOCATIONS BENCH_WARMUP_SECS BENCH_MEASURE_SECS BENCH_ARM64; do
+  [ -n "${!k:-}" ] && knobs+="$k=${!k} "
+done
 cat >"$OUT/machine.txt" <<EOF
-command=bash infra/bench.sh   # or: make bench
+command=${knobs}make bench   # = ${knobs}bash infra/bench.sh
 date=$(date -u '+%Y-%m-%d %H:%M:%S')
 nproc=$(nproc)
 cpu=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')

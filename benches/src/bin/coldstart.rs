@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! coldstart [--lambda-dir target/lambda] [--baselines-dir target/baselines/lambda]
-//!           [--functions admin,credit-retry,...] [--rounds 20] [--memory-invocations 1000]
+//!           [--functions admin,credit-retry,...] [--rounds 30] [--memory-invocations 1000]
 //!           [--local-stack target/debug/local-stack] [--template template.yaml]
 //!           [--python .venv/bin/python] [--python-peer benches/baselines/python]
 //!           [--moto-script infra/moto_server.py] [--out target/bench-report/coldstart.json]
@@ -37,7 +37,7 @@ fn main() -> ExitCode {
         Ok(n) if n > 0 => Ok(n),
         _ => Err(format!("{name} must be a positive integer")),
     };
-    let (rounds, memory_invocations) = match (positive("--rounds", "20"), positive("--memory-invocations", "1000")) {
+    let (rounds, memory_invocations) = match (positive("--rounds", "30"), positive("--memory-invocations", "1000")) {
         (Ok(r), Ok(m)) => (r, m),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("{e}");

@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,8 +24,8 @@ use super::Target;
 pub const STEADY_FROM: usize = 250;
 /// Largest RSS increase allowed from [`STEADY_FROM`] to the last invocation.
 pub const GROWTH_LIMIT_KIB: u64 = 384;
-/// When RSS is sampled (invocations served).
-const SAMPLE_AT: &[usize] = &[1, 10, 100, 250, 500, 750, 1000];
+/// When RSS is sampled (invocations served; and after the last one).
+const SAMPLE_AT: &[usize] = &[1, 10, 100, 250, 500, 750];
 
 /// Requests of one kind (`X-Amz-Target`) a memory run made.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -142,13 +141,7 @@ pub fn measure(
     let mut points: Vec<usize> = SAMPLE_AT.iter().copied().filter(|&n| n < total).collect();
     points.push(total);
     api.begin(Vec::new());
-    let mut child = target
-        .command(env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot exec {}: {e}", target.program.display()))?;
+    let mut child = target.spawn(env)?;
     let pid = child.id();
     let log_bytes = Arc::new(AtomicU64::new(0));
     let readers =

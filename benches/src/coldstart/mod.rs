@@ -135,13 +135,18 @@ pub struct Target {
 }
 
 impl Target {
-    fn command(&self, env: &[(String, String)]) -> Command {
+    /// Starts the target with exactly `env` (as Lambda does), stdout and stderr piped.
+    fn spawn(&self, env: &[(String, String)]) -> Result<std::process::Child, String> {
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args).env_clear().envs(env.iter().map(|(k, v)| (k, v)));
         if let Some(dir) = &self.cwd {
             cmd.current_dir(dir);
         }
-        cmd
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot exec {}: {e}", self.program.display()))
     }
 }
 
@@ -323,7 +328,8 @@ pub fn targets(opts: &Options, payers: &Arc<Payers>) -> Vec<Target> {
                 targets.push(Target {
                     request: format!(
                         "{} {} without credentials",
-                        event["requestContext"]["http"]["method"], event["rawPath"]
+                        event["requestContext"]["http"]["method"].as_str().unwrap_or("?"),
+                        event["rawPath"].as_str().unwrap_or("?")
                     ),
                     expected: format!("{code} (no network)"),
                     events: Box::new(move || Ok(vec![bytes(&event), bytes(&event)])),
@@ -437,13 +443,7 @@ fn one_run(api: &RuntimeApi, target: &Target, env: &[(String, String)]) -> Resul
     let expected = events.len();
     api.begin(events);
     let t0 = Instant::now();
-    let mut child = target
-        .command(env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot exec {}: {e}", target.program.display()))?;
+    let mut child = target.spawn(env)?;
     let stdout = collect_lines(child.stdout.take());
     let stderr = collect_lines(child.stderr.take());
     let record = api.wait(Duration::from_secs(30));
