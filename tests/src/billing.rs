@@ -1,13 +1,16 @@
 //! Harness for money flows: a fresh table, a fake Wellflow, the real billing wiring, and
 //! helpers that drive the real signup and webhook handlers with signed requests.
 
-use adapters::billing::{Billing, PartnerEvents, SqsRetryQueue};
+use adapters::billing::{Billing, LiveBilling, SqsEventQueue, SqsRetryQueue};
 use adapters::domain::signature::sign;
 use adapters::domain::{BonusPolicy, PaymentId, RefCode, UserId};
-use adapters::store::{BonusRecord, Bonuses, DynamoStore, Users};
+use adapters::store::{DynamoStore, Users};
 use adapters::wellflow::WellflowClient;
 use fake_wellflow::FakeWellflow;
 use lambda_http::{Body, Request, Response};
+use local_stack::stream::StreamReader;
+use referral_core::bonus::Bonus;
+use referral_core::store::Payments;
 use signup::SignupConfig;
 use webhook::WebhookConfig;
 
@@ -25,7 +28,12 @@ pub const REFERRER_IP: &str = "198.51.100.10";
 pub struct BillingHarness {
     pub stack: TestStack,
     pub wellflow: FakeWellflow,
-    pub billing: Billing<DynamoStore, SqsRetryQueue>,
+    pub billing: LiveBilling,
+    /// The outbox dispatcher's queues (retries without delay in tests).
+    pub retry: SqsRetryQueue,
+    pub events: SqsEventQueue,
+    /// Where the local stream mapping stands on the table's stream (the outbox).
+    pub outbox: tokio::sync::Mutex<StreamReader>,
     pub webhook_cfg: WebhookConfig,
     pub signup_cfg: SignupConfig,
     /// Counts the DynamoDB operations the billing store sends.
@@ -46,9 +54,14 @@ impl BillingHarness {
             WellflowClient::new(&wellflow.base_url, WELLFLOW_KEY.into(), std::time::Duration::from_millis(800))
                 .expect("client");
         let retry = SqsRetryQueue::new(stack.sqs.clone(), stack.queue_url("CreditRetryQueue"), 0);
-        let events = Some(PartnerEvents::new(stack.sqs.clone(), stack.queue_url("PartnerWebhookQueue")));
+        let events = SqsEventQueue::new(stack.sqs.clone(), stack.queue_url("PartnerWebhookQueue"));
+        let outbox =
+            StreamReader::new(&stack.sdk, stack.provisioned.stream_arn.clone().expect("the table has a stream"));
         Self {
-            billing: Billing { store, wellflow: client, retry, policy, events },
+            billing: Billing::new(store, client, policy),
+            retry,
+            events,
+            outbox: tokio::sync::Mutex::new(outbox),
             webhook_cfg: WebhookConfig { secrets: vec![WEBHOOK_SECRET.into()], tolerance_secs: 300 },
             signup_cfg: SignupConfig {
                 secrets: vec![SIGNUP_SECRET.into()],
@@ -121,12 +134,32 @@ impl BillingHarness {
         self.deliver_raw(&Self::event_body(payment, user, amount, "topup.succeeded")).await
     }
 
-    pub async fn refund(&self, payment: &str, user: &str, amount: &str) -> Response<Body> {
-        self.deliver_raw(&Self::event_body(payment, user, amount, "topup.refunded")).await
+    /// `total`: the payment's total refunded so far (cumulative, as the contract says).
+    pub async fn refund(&self, payment: &str, user: &str, total: &str) -> Response<Body> {
+        self.deliver_raw(&Self::event_body(payment, user, total, "topup.refunded")).await
     }
 
-    pub async fn bonus(&self, payment: &str) -> Option<BonusRecord> {
+    pub async fn bonus(&self, payment: &str) -> Option<Bonus> {
         self.store().bonus(&PaymentId::parse(payment).expect("payment id")).await.expect("read bonus")
+    }
+
+    /// What Wellflow holds for one payment's bonus: its credits minus its debits (every key
+    /// of the payment is `ref:auto:<payment>` or `ref:auto:<payment>#…`).
+    pub fn wellflow_net(&self, payment: &str) -> rust_decimal::Decimal {
+        let base = format!("ref:auto:{payment}");
+        self.wellflow
+            .stats()
+            .transactions
+            .iter()
+            .filter(|t| t.idempotency_key == base || t.idempotency_key.starts_with(&format!("{base}#")))
+            .map(|t| {
+                let amount: rust_decimal::Decimal = t.amount.parse().expect("decimal");
+                match t.kind {
+                    fake_wellflow::Kind::Credit => amount,
+                    fake_wellflow::Kind::Debit => -amount,
+                }
+            })
+            .sum()
     }
 
     /// Every bonus row in the table.
@@ -143,16 +176,48 @@ impl BillingHarness {
         }
     }
 
+    /// Runs the outbox dispatcher on the table's stream, like Lambda's event source mapping,
+    /// until nothing new arrives; returns how many outbox messages were delivered.
+    pub async fn drain_outbox(&self) -> usize {
+        self.drain_outbox_with(&self.retry).await
+    }
+
+    /// [`Self::drain_outbox`] with another retry queue (e.g. one that does not exist).
+    pub async fn drain_outbox_with(&self, retry: &SqsRetryQueue) -> usize {
+        let mut reader = self.outbox.lock().await;
+        let mut delivered = 0;
+        loop {
+            let polled = reader
+                .poll_once(|event| async {
+                    let n = event.records.len();
+                    let response = outbox_dispatcher::handle_batch(retry, &self.events, event).await;
+                    delivered += n - response.batch_item_failures.len();
+                    Ok(response)
+                })
+                .await
+                .expect("read the outbox stream");
+            match polled {
+                None => return delivered,
+                // Failed deliveries are re-read at once: stop instead of spinning on a dead queue.
+                Some(response) if !response.batch_item_failures.is_empty() => return delivered,
+                Some(_) => {}
+            }
+        }
+    }
+
     /// Runs the retry consumer like Lambda's event source mapping until the queue is empty
-    /// (or `max_batches`); returns how many batches ran.
+    /// (or `max_batches`), delivering the outbox first and after every batch (a failed retry
+    /// schedules its next one there); returns how many batches ran.
     pub async fn run_retries(&self, max_batches: usize) -> usize {
         let backoff = self.backoff();
+        self.drain_outbox().await;
         for batch in 0..max_batches {
             let polled = local_stack::esm::poll_once(&self.stack.sqs, &backoff.queue_url, 0, |event| async {
                 Ok(credit_retry::handle_batch(&self.billing, &backoff, event).await)
             })
             .await
             .expect("poll retry queue");
+            self.drain_outbox().await;
             if polled.is_none() {
                 return batch;
             }
@@ -234,7 +299,7 @@ pub fn token_alg_none(sub: &str, role: Option<&str>) -> String {
 
 impl BillingHarness {
     /// The admin API wired to this harness's store, Wellflow and queue.
-    pub fn admin(&self) -> admin::Admin<DynamoStore, SqsRetryQueue> {
+    pub fn admin(&self) -> admin::Admin<DynamoStore, WellflowClient> {
         admin::Admin { billing: self.billing.clone(), jwt: adapters::auth::JwtVerifier::hs256(JWT_SECRET, None, None) }
     }
 

@@ -27,7 +27,11 @@ impl Moto {
             .arg("--parent-pid")
             .arg(std::process::id().to_string())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(
+                std::env::var_os("MOTO_LOG")
+                    .map(|p| Stdio::from(std::fs::File::create(p).expect("moto log")))
+                    .unwrap_or_else(Stdio::null),
+            )
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start moto with {}: {e}; run `make venv` first", python.display()));
         let stdout = child.stdout.take().expect("piped stdout");

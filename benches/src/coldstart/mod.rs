@@ -337,8 +337,11 @@ pub fn targets(opts: &Options, payers: &Arc<Payers>) -> Vec<Target> {
                     ..binary_target(f, bin(f))
                 });
             }
-            "credit-retry" | "partner-webhooks" => targets.push(Target {
-                request: "SQS event with no records".into(),
+            "credit-retry" | "partner-webhooks" | "outbox-dispatcher" => targets.push(Target {
+                request: format!(
+                    "{} event with no records",
+                    if f == "outbox-dispatcher" { "DynamoDB stream" } else { "SQS" }
+                ),
                 expected: "an empty batch response".into(),
                 events: Box::new(|| Ok(vec![bytes(&json!({"Records": []})), bytes(&json!({"Records": []}))])),
                 ..binary_target(f, bin(f))

@@ -1,5 +1,5 @@
-//! Lambda entry point for the payment webhook: config, store, Wellflow client and retry
-//! queue are built once per cold start; requests go to `webhook::handle`.
+//! Lambda entry point for the payment webhook: config, store and Wellflow client are built
+//! once per cold start; requests go to `webhook::handle`.
 
 use adapters::billing::settings;
 use adapters::config::ProcessEnv;

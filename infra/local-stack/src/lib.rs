@@ -4,6 +4,7 @@
 
 pub mod esm;
 mod schema;
+pub mod stream;
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
+    ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -34,10 +35,12 @@ pub fn local_sdk_config(endpoint: &str) -> SdkConfig {
         .build()
 }
 
-/// What was created: the table name and each queue's URL by logical id.
+/// What was created: the table name (and its stream), and each queue's URL by logical id.
 #[derive(Debug, Clone)]
 pub struct Provisioned {
     pub table_name: String,
+    /// The table's stream, when the template declares one (the outbox).
+    pub stream_arn: Option<String>,
     pub queue_urls: BTreeMap<String, String>,
 }
 
@@ -45,6 +48,9 @@ impl Provisioned {
     /// Environment variables the functions read, e.g. `TABLE_NAME`, `CREDIT_RETRY_QUEUE_URL`.
     pub fn env(&self) -> Vec<(String, String)> {
         let mut env = vec![("TABLE_NAME".to_string(), self.table_name.clone())];
+        if let Some(arn) = &self.stream_arn {
+            env.push(("TABLE_STREAM_ARN".to_string(), arn.clone()));
+        }
         for (logical, url) in &self.queue_urls {
             env.push((format!("{}_URL", screaming_snake(logical)), url.clone()));
         }
@@ -91,7 +97,7 @@ pub async fn provision(
             SchemaError::Unsupported(format!("expected one DynamoDB table, found {}", schema.tables.len())).into()
         );
     };
-    create_table(&dynamo, table_name, table).await?;
+    let stream_arn = create_table(&dynamo, table_name, table).await?;
 
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let mut queue_urls = BTreeMap::new();
@@ -123,10 +129,15 @@ pub async fn provision(
         arns.insert(queue.logical_id.clone(), arn);
         queue_urls.insert(queue.logical_id.clone(), url);
     }
-    Ok(Provisioned { table_name: table_name.to_string(), queue_urls })
+    Ok(Provisioned { table_name: table_name.to_string(), stream_arn, queue_urls })
 }
 
-async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, def: &TableDef) -> Result<(), ProvisionError> {
+/// Creates the table; returns its stream ARN when it has one.
+async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    def: &TableDef,
+) -> Result<Option<String>, ProvisionError> {
     let key = |(attr, kind): &(String, String)| {
         KeySchemaElement::builder()
             .attribute_name(attr)
@@ -158,8 +169,17 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, def: &Table
         }
         req = req.global_secondary_indexes(builder.build().expect("index fields set"));
     }
-    req.send().await.map_err(|e| aws_err(format!("table {name}"), e))?;
-    Ok(())
+    if let Some(view) = &def.stream_view_type {
+        req = req.stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(view.as_str()))
+                .build()
+                .expect("enabled set"),
+        );
+    }
+    let out = req.send().await.map_err(|e| aws_err(format!("table {name}"), e))?;
+    Ok(out.table_description.and_then(|t| t.latest_stream_arn))
 }
 
 #[cfg(test)]

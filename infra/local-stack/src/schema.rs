@@ -31,6 +31,8 @@ pub struct TableDef {
     /// (attribute name, HASH/RANGE)
     pub key_schema: Vec<(String, String)>,
     pub gsis: Vec<GsiDef>,
+    /// `StreamSpecification.StreamViewType` (`NEW_IMAGE`, …) when the table has a stream.
+    pub stream_view_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -116,6 +118,7 @@ fn table(id: &str, props: &Value) -> Result<TableDef, SchemaError> {
         attributes: pairs(need("AttributeDefinitions")?, "AttributeName", "AttributeType", id)?,
         key_schema: pairs(need("KeySchema")?, "AttributeName", "KeyType", id)?,
         gsis,
+        stream_view_type: props.get("StreamSpecification").and_then(|s| s.get("StreamViewType")).and_then(text),
     })
 }
 
@@ -167,7 +170,8 @@ mod tests {
         assert_eq!(schema.tables.len(), 1);
         let table = &schema.tables[0];
         assert_eq!(table.key_schema, vec![("PK".into(), "HASH".into()), ("SK".into(), "RANGE".into())]);
-        assert!(table.gsis.iter().any(|g| g.name == "GSI1" && g.projection == "ALL"));
+        assert!(table.gsis.iter().any(|g| g.name == "GSI1" && g.projection == "KEYS_ONLY"));
+        assert_eq!(table.stream_view_type.as_deref(), Some("NEW_IMAGE"), "the outbox stream");
         // A Number-typed index sort key and a KEYS_ONLY projection (the leaderboard).
         let gsi3 = table.gsis.iter().find(|g| g.name == "GSI3").unwrap();
         assert_eq!(gsi3.key_schema, vec![("LBPK".into(), "HASH".into()), ("LBSCORE".into(), "RANGE".into())]);
@@ -178,5 +182,15 @@ mod tests {
         assert!(retry.attributes.contains(&("VisibilityTimeout".into(), "60".into())));
         let partner = schema.queues.iter().find(|q| q.logical_id == "PartnerWebhookQueue").unwrap();
         assert_eq!(partner.dead_letter_target, Some(("PartnerWebhookDLQ".into(), 8)));
+    }
+
+    #[test]
+    fn the_local_stream_mapping_filters_like_the_template() {
+        let doc: Value = serde_yaml::from_str(include_str!("../../../template.yaml")).unwrap();
+        let pattern = doc["Resources"]["OutboxDispatcherFunction"]["Properties"]["Events"]["Outbox"]["Properties"]
+            ["FilterCriteria"]["Filters"][0]["Pattern"]
+            .as_str()
+            .expect("the outbox mapping has a filter pattern");
+        assert_eq!(pattern, crate::stream::OUTBOX_FILTER_PATTERN);
     }
 }
