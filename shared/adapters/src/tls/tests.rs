@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
 
-/// Everything the nine functions build on their init path (SDK config, DynamoDB and SQS
+/// Everything the functions build on their init path (SDK config, DynamoDB and SQS
 /// clients, the Wellflow client, the partner-webhook style reqwest client), plus one TLS
 /// handshake through each kind of client with a local server whose certificate they do not
 /// trust, so lazily built connectors and lazily loaded verifiers run too.
