@@ -19,6 +19,8 @@ use crate::requests::request;
 use crate::TestStack;
 
 pub const WEBHOOK_SECRET: &str = "whsec_test_secret_0123456789";
+/// The Stripe endpoint's signing secret in tests.
+pub const STRIPE_SECRET: &str = "whsec_stripe_test_0123456789abcdef";
 pub const SIGNUP_SECRET: &str = "signup_test_secret_0123456789";
 pub const IP_KEY: &str = "ip_hash_test_key_0123456789";
 pub const WELLFLOW_KEY: &str = "wellflow-test-key";
@@ -62,7 +64,16 @@ impl BillingHarness {
             retry,
             events,
             outbox: tokio::sync::Mutex::new(outbox),
-            webhook_cfg: WebhookConfig { secrets: vec![WEBHOOK_SECRET.into()], tolerance_secs: 300 },
+            webhook_cfg: WebhookConfig {
+                secrets: vec![WEBHOOK_SECRET.into()],
+                tolerance_secs: 300,
+                stripe: Some(webhook::stripe::StripeConfig {
+                    secrets: vec![STRIPE_SECRET.into()],
+                    tolerance_secs: 300,
+                    livemode: false,
+                    user_id_metadata_key: "user_id".into(),
+                }),
+            },
             signup_cfg: SignupConfig {
                 secrets: vec![SIGNUP_SECRET.into()],
                 tolerance_secs: 300,
@@ -130,6 +141,19 @@ impl BillingHarness {
             .await
     }
 
+    /// Delivers a Stripe event, signed as Stripe signs (`Stripe-Signature`), to the real handler.
+    pub async fn stripe(&self, event: &serde_json::Value) -> Response<Body> {
+        let body = event.to_string();
+        let header = webhook::stripe::sign(STRIPE_SECRET, adapters::clock::now().unix_timestamp(), body.as_bytes());
+        let req = request(
+            "POST",
+            "/webhooks/stripe",
+            &[("stripe-signature", &header), ("content-type", "application/json")],
+            Body::Text(body),
+        );
+        webhook::handle(&self.billing, &self.webhook_cfg, &req).await
+    }
+
     pub async fn topup(&self, payment: &str, user: &str, amount: &str) -> Response<Body> {
         self.deliver_raw(&Self::event_body(payment, user, amount, "topup.succeeded")).await
     }
@@ -184,13 +208,18 @@ impl BillingHarness {
 
     /// [`Self::drain_outbox`] with another retry queue (e.g. one that does not exist).
     pub async fn drain_outbox_with(&self, retry: &SqsRetryQueue) -> usize {
+        self.drain_outbox_to(retry, &self.events).await
+    }
+
+    /// [`Self::drain_outbox`] with other queues.
+    pub async fn drain_outbox_to(&self, retry: &SqsRetryQueue, events: &SqsEventQueue) -> usize {
         let mut reader = self.outbox.lock().await;
         let mut delivered = 0;
         loop {
             let polled = reader
                 .poll_once(|event| async {
                     let n = event.records.len();
-                    let response = outbox_dispatcher::handle_batch(retry, &self.events, event).await;
+                    let response = outbox_dispatcher::handle_batch(retry, events, event).await;
                     delivered += n - response.batch_item_failures.len();
                     Ok(response)
                 })

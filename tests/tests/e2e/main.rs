@@ -17,5 +17,6 @@ mod reliability;
 mod retry;
 mod sharding;
 mod signup;
+mod stripe;
 mod tiers;
 mod webhook;
