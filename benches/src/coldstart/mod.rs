@@ -634,24 +634,16 @@ pub fn run(opts: &Options) -> Result<BenchResults, String> {
 
     let memory_load_before = load_average();
     let mut memory = Vec::new();
+    let from_payers = |make: fn(&Payers) -> Result<Vec<u8>, String>| -> EventFn {
+        let payers = payers.clone();
+        Box::new(move || make(&payers))
+    };
     let memory_targets: Vec<(&str, EventFn)> = vec![
         ("redirect", Box::new(|| Ok(click_event()))),
-        (
-            "webhook (signed top-up)",
-            Box::new({
-                let payers = payers.clone();
-                move || topup_event(&payers)
-            }),
-        ),
+        ("webhook (signed top-up)", from_payers(topup_event)),
         ("dashboard (KPIs)", Box::new(|| Ok(kpis_event()))),
         ("python", Box::new(|| Ok(click_event()))),
-        (
-            "python (top-up)",
-            Box::new({
-                let payers = payers.clone();
-                move || python_topup_event(&payers)
-            }),
-        ),
+        ("python (top-up)", from_payers(python_topup_event)),
         ("python (KPIs)", Box::new(|| Ok(kpis_event()))),
     ];
     let peers = [
