@@ -15,13 +15,16 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts `python moto_server.py --parent-pid <us>` and waits for its `MOTO_ENDPOINT=` line.
-    pub fn start(python: &Path, script: &Path, log: &Path) -> Result<Self, String> {
+    /// Starts `python moto_server.py --parent-pid <us> --call-log <calls>` and waits for its
+    /// `MOTO_ENDPOINT=` line. `calls` gets one JSON line per request (see moto_server.py).
+    pub fn start(python: &Path, script: &Path, log: &Path, calls: &Path) -> Result<Self, String> {
         let log_file = std::fs::File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
         let mut child = Command::new(python)
             .arg(script)
             .arg("--parent-pid")
             .arg(std::process::id().to_string())
+            .arg("--call-log")
+            .arg(calls)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log_file)

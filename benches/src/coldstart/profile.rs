@@ -17,7 +17,7 @@ use webhook::WebhookConfig;
 use super::{ColdStartReport, CODE};
 
 const MARKER: &str = "COLDSTART_PROFILE ";
-const SDK_LOAD: &str = "aws_config load (region, credentials, HTTP client: reads the CA roots)";
+const SDK_LOAD: &str = "SDK config (region, credentials, adapters::tls: compiled-in roots)";
 
 /// What one child measured, in milliseconds (`main_entered_unix_ns` is wall-clock).
 #[derive(Debug, Serialize, Deserialize)]
@@ -111,13 +111,6 @@ pub fn child_main(function: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The CA bundle rustls-native-certs would find (Debian/Ubuntu, then Amazon Linux/RHEL).
-fn ca_bundle() -> Option<&'static str> {
-    ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).is_file())
-}
-
 fn run_child(exe: &std::path::Path, function: &str, env: &[(String, String)]) -> Result<(u128, Steps), String> {
     let spawned = unix_ns();
     let out = Command::new(exe)
@@ -140,9 +133,7 @@ fn run_child(exe: &std::path::Path, function: &str, env: &[(String, String)]) ->
     Ok((spawned, steps))
 }
 
-/// The parent side: `runs` fresh children (after one warm-up), one report, plus the SDK
-/// config load again with `SSL_CERT_FILE` set to the CA bundle, which stops
-/// rustls-native-certs from also reading every file of the certificate directory.
+/// The parent side: `runs` fresh children (after one warm-up), one report.
 pub fn measure(function: &str, runs: usize, env: &[(String, String)]) -> Result<ColdStartReport, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut report = ColdStartReport {
@@ -160,17 +151,8 @@ pub fn measure(function: &str, runs: usize, env: &[(String, String)]) -> Result<
         runs,
         measurements: Vec::new(),
     };
-    let bundle_env: Option<Vec<(String, String)>> = ca_bundle().map(|bundle| {
-        let mut env = env.to_vec();
-        env.push(("SSL_CERT_FILE".into(), bundle.into()));
-        env
-    });
     for run in 0..=runs {
         let (spawned, steps) = run_child(&exe, function, env)?;
-        let bundle_only = match &bundle_env {
-            Some(env) => Some(run_child(&exe, function, env)?.1),
-            None => None,
-        };
         if run == 0 {
             continue; // warm-up: page cache
         }
@@ -178,11 +160,6 @@ pub fn measure(function: &str, runs: usize, env: &[(String, String)]) -> Result<
         report.push("exec → main() (this profiling binary, not the bootstrap)", exec_to_main);
         for (name, value) in steps.steps {
             report.push(&name, value);
-        }
-        if let Some(steps) = bundle_only {
-            if let Some((_, value)) = steps.steps.iter().find(|(name, _)| name == SDK_LOAD) {
-                report.push(&format!("{SDK_LOAD}, with SSL_CERT_FILE=CA bundle (no cert dir scan)"), *value);
-            }
         }
     }
     Ok(report)

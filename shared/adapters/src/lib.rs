@@ -12,6 +12,7 @@ pub mod http;
 pub mod metrics;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod wellflow;
 
 pub use error::ApiError;
