@@ -16,10 +16,12 @@ $(VENV)/.installed: infra/requirements.txt
 
 venv: $(VENV)/.installed
 
-## Static checks: formatting, SAM template (transform + cfn-lint), OpenAPI document, clippy.
+## Static checks: formatting, SAM template (transform + cfn-lint, then the deploy-readiness
+## checks on the transformed template), OpenAPI document, clippy.
 check: venv
 	cargo fmt --all --check
 	$(PY) infra/validate_template.py template.yaml
+	$(PY) infra/test_template.py template.yaml
 	$(PY) -c 'import yaml, openapi_spec_validator as v; v.validate(yaml.safe_load(open("infra/openapi.yaml"))); print("infra/openapi.yaml: valid OpenAPI 3.1")'
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
