@@ -89,7 +89,7 @@ where
     S: Bonuses + BonusQueries + ReferrerAdmin + Users + RateTierConfigs,
     Q: RetryQueue,
 {
-    let claims = admin.jwt.verify(req)?;
+    let claims = admin.jwt.verify(req).await?;
     if !claims.is_admin() {
         return Err(ApiError::forbidden("this endpoint needs the admin role"));
     }

@@ -3,15 +3,21 @@
 
 use adapters::billing::settings;
 use adapters::config::ProcessEnv;
+use adapters::secrets::{self, Secret};
 use aws_lambda_events::event::sqs::SqsEvent;
 use credit_retry::Backoff;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
+/// Read from Secrets Manager at cold start (`WELLFLOW_API_KEY_SECRET_ARN` in the environment).
+const SECRETS: &[Secret] = &[Secret::text("WELLFLOW_API_KEY")];
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     adapters::telemetry::init();
+    let secrets = secrets::plan(&ProcessEnv, SECRETS)?;
     let sdk = adapters::aws::sdk_config().await;
-    let billing = settings::billing_from_env(&ProcessEnv, &sdk)?;
+    let env = secrets.fetch(&adapters::aws::secretsmanager(&sdk), &ProcessEnv).await?;
+    let billing = settings::billing_from_env(&env, &sdk)?;
     let backoff = Backoff {
         sqs: billing.retry.client().clone(),
         queue_url: billing.retry.url().to_string(),

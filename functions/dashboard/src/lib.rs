@@ -66,10 +66,13 @@ pub struct DashboardConfig {
 
 impl DashboardConfig {
     pub fn from_env(src: &dyn Source) -> Result<Self, ConfigError> {
-        let link_base = match config::optional(src, "LINK_BASE_URL") {
-            Some(_) => config::origin(src, "LINK_BASE_URL", "origin of referral links")?,
-            None => config::origin(src, "SITE_ORIGIN", "the public site, used as the referral link origin")?,
-        };
+        // No fallback to the site: a link on the site's own host would bypass the redirect
+        // (no click counted, no cookie set). template.yaml passes the link host.
+        let link_base = config::origin(
+            src,
+            "LINK_BASE_URL",
+            "origin of referral links: the link host the redirect function serves (template.yaml: link domain or LinkApi URL)",
+        )?;
         let public_base_path = config::optional(src, "PUBLIC_BASE_PATH").unwrap_or_default();
         if !(public_base_path.is_empty()
             || (public_base_path.starts_with('/')

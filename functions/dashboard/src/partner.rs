@@ -221,7 +221,7 @@ mod tests {
     fn config_reads_the_rate_and_builds_campaign_links() {
         const SECRET: &str = "a-leaderboard-secret-of-32-chars-at-least";
         let env: std::collections::HashMap<&str, &str> = [
-            ("SITE_ORIGIN", "https://www.example.com"),
+            ("LINK_BASE_URL", "https://go.example.com"),
             ("LEADERBOARD_SECRET", SECRET),
             ("API_KEY_RATE_PER_MINUTE", "30"),
         ]
@@ -230,14 +230,20 @@ mod tests {
         assert_eq!(cfg.api_key_rate_per_minute, 30);
         assert_eq!(
             cfg.campaign_link("K7M2XQ", "spring-sale"),
-            "https://www.example.com/?ref=K7M2XQ&utm_campaign=spring-sale"
+            "https://go.example.com/?ref=K7M2XQ&utm_campaign=spring-sale"
         );
-        let default: std::collections::HashMap<&str, &str> =
+        // Without LINK_BASE_URL the dashboard refuses to start (no silent fallback to the site,
+        // whose links would bypass the redirect).
+        let site_only: std::collections::HashMap<&str, &str> =
             [("SITE_ORIGIN", "https://www.example.com"), ("LEADERBOARD_SECRET", SECRET)].into();
+        let err = DashboardConfig::from_env(&site_only).unwrap_err().to_string();
+        assert!(err.contains("LINK_BASE_URL"), "{err}");
+        let default: std::collections::HashMap<&str, &str> =
+            [("LINK_BASE_URL", "https://go.example.com"), ("LEADERBOARD_SECRET", SECRET)].into();
         assert_eq!(DashboardConfig::from_env(&default).unwrap().api_key_rate_per_minute, 120);
         for bad in ["0", "-1", "many"] {
             let env: std::collections::HashMap<&str, &str> = [
-                ("SITE_ORIGIN", "https://www.example.com"),
+                ("LINK_BASE_URL", "https://go.example.com"),
                 ("LEADERBOARD_SECRET", SECRET),
                 ("API_KEY_RATE_PER_MINUTE", bad),
             ]

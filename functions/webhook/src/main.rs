@@ -1,17 +1,23 @@
-//! Lambda entry point for the payment webhook: config, store, Wellflow client and retry
-//! queue are built once per cold start; requests go to `webhook::handle`.
+//! Lambda entry point for the payment webhook: secrets, config, store, Wellflow client and
+//! retry queue are built once per cold start; requests go to `webhook::handle`.
 
 use adapters::billing::settings;
 use adapters::config::ProcessEnv;
+use adapters::secrets::{self, Secret};
 use lambda_http::{service_fn, Error, Request};
 use webhook::WebhookConfig;
+
+/// Read from Secrets Manager at cold start (`<NAME>_SECRET_ARN` in the environment).
+const SECRETS: &[Secret] = &[Secret::text("WEBHOOK_SECRETS"), Secret::text("WELLFLOW_API_KEY")];
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     adapters::telemetry::init();
-    let cfg = WebhookConfig::from_env(&ProcessEnv)?;
+    let secrets = secrets::plan(&ProcessEnv, SECRETS)?;
     let sdk = adapters::aws::sdk_config().await;
-    let billing = settings::billing_from_env(&ProcessEnv, &sdk)?;
+    let env = secrets.fetch(&adapters::aws::secretsmanager(&sdk), &ProcessEnv).await?;
+    let cfg = WebhookConfig::from_env(&env)?;
+    let billing = settings::billing_from_env(&env, &sdk)?;
     let (billing, cfg) = (&billing, &cfg);
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(webhook::handle(billing, cfg, &req).await)

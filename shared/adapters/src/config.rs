@@ -16,8 +16,10 @@ pub enum ConfigError {
     Invalid { key: &'static str, reason: String },
 }
 
-/// Where configuration values come from: the process environment, or a map in tests.
-pub trait Source {
+/// Where configuration values come from: the process environment, a map in tests, or either
+/// with secrets layered on top (`crate::secrets::SecretEnv`). `Sync` so cold-start futures
+/// that hold one stay `Send`.
+pub trait Source: Sync {
     fn get(&self, key: &str) -> Option<String>;
 }
 

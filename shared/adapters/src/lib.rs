@@ -9,6 +9,7 @@ pub mod billing;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod jwks;
 pub mod metrics;
 pub mod secrets;
 pub mod store;
