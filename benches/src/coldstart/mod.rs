@@ -108,14 +108,15 @@ fn spec(name: &str) -> Result<FunctionSpec, String> {
                 "",
                 Some(std::str::from_utf8(crate::fixtures::WEBHOOK_BODY).expect("utf-8 fixture")),
             ),
-            first_required_var: "WEBHOOK_SECRETS",
+            // Checked before any network call (adapters::secrets::plan).
+            first_required_var: "WEBHOOK_SECRETS_SECRET_ARN",
         }),
         other => Err(format!("no cold-start spec for function {other:?} (known: redirect, webhook)")),
     }
 }
 
 /// An API Gateway HTTP API (payload v2.0) event.
-fn http_api_event(method: &str, path: &str, query: &str, body: Option<&str>) -> Value {
+pub fn http_api_event(method: &str, path: &str, query: &str, body: Option<&str>) -> Value {
     let mut headers = json!({
         "accept": "*/*",
         "host": "abc123.execute-api.us-east-1.amazonaws.com",
@@ -176,10 +177,9 @@ fn lambda_env(
         ("AWS_SECRET_ACCESS_KEY", "test".into()),
         ("AWS_ENDPOINT_URL", endpoint.to_string()),
         ("RUST_LOG", "info".into()),
-        ("WEBHOOK_SECRETS", crate::fixtures::WEBHOOK_SECRET.into()),
-        // Never called: the cold-start request is rejected before any billing work.
+        // Never called: the cold-start request is rejected before any billing work. The
+        // secrets (WEBHOOK_SECRETS, WELLFLOW_API_KEY) are read from moto: their ARNs come with `stack`.
         ("WELLFLOW_BASE_URL", "http://127.0.0.1:9".into()),
-        ("WELLFLOW_API_KEY", "bench-wellflow-key".into()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

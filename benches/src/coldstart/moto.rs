@@ -58,10 +58,14 @@ impl Drop for Moto {
 }
 
 /// Runs `local-stack` against `endpoint` and returns the environment it prints
-/// (`TABLE_NAME`, `CREDIT_RETRY_QUEUE_URL`, …).
+/// (`TABLE_NAME`, `CREDIT_RETRY_QUEUE_URL`, `WEBHOOK_SECRETS_SECRET_ARN`, …).
 pub fn provision(local_stack: &Path, template: &Path, endpoint: &str) -> Result<BTreeMap<String, String>, String> {
     let out = Command::new(local_stack)
         .args(["--endpoint", endpoint, "--table", "referrals", "--prefix", "bench", "--seed", "demo=K7M2XQ"])
+        // The webhook reads these from Secrets Manager at cold start, as in AWS.
+        .arg("--secret")
+        .arg(format!("WebhookSigningSecret={}", crate::fixtures::WEBHOOK_SECRET))
+        .args(["--secret", "WellflowApiKeySecret=bench-wellflow-key"])
         .arg("--template")
         .arg(template)
         .output()
