@@ -30,7 +30,7 @@ TEMPLATE = os.environ.get("TEMPLATE", os.path.join(os.path.dirname(os.path.abspa
 # Variable names that would carry a secret value if they were set directly.
 SECRETISH = re.compile(r"SECRET|PASSWORD|TOKEN|PRIVATE|API_KEY|HASH_KEY|SIGNING", re.I)
 # Non-secret settings whose names match SECRETISH.
-NOT_SECRET = {"API_KEY_RATE_PER_MINUTE"}
+NOT_SECRET = {"API_KEY_RATE_PER_MINUTE", "SECRETS_REVISION"}
 
 
 def resources(t, kind):
@@ -169,6 +169,8 @@ def secret_problems(t):
                     granted.add(referenced(r))
                 else:
                     problems.append(f"{fn_id} may read secrets {r}: grant exactly the secrets it names")
+        if named and ref(function_env(fn).get("SECRETS_REVISION")) != "SecretsRevision":
+            problems.append(f"{fn_id} reads secrets but has no SECRETS_REVISION (nothing would restart it after a rotation)")
         if granted != named:
             problems.append(
                 f"{fn_id} names secrets {sorted(named)} but may read {sorted(granted)} (each function reads exactly its own)"
@@ -263,6 +265,27 @@ def alarm_problems(t):
     return problems
 
 
+def samconfig_problems(t, path):
+    """The example configuration sets every parameter, each to a value its constraints accept."""
+    import tomllib
+
+    with open(path, "rb") as fh:
+        overrides = tomllib.load(fh)["default"]["deploy"]["parameters"]["parameter_overrides"]
+    values = dict(item.split("=", 1) for item in overrides)
+    params = t["Parameters"]
+    problems = [f"{path}: no value for {p}" for p in params if p not in values]
+    problems += [f"{path}: {k} is not a template parameter" for k in values if k not in params]
+    for k, v in values.items():
+        p = params.get(k, {})
+        if "AllowedPattern" in p and not re.fullmatch(p["AllowedPattern"], v):
+            problems.append(f"{path}: {k}={v!r} does not match {p['AllowedPattern']}")
+        if "AllowedValues" in p and v not in [str(x) for x in p["AllowedValues"]]:
+            problems.append(f"{path}: {k}={v!r} is not one of {p['AllowedValues']}")
+        if len(v) < int(p.get("MinLength", 0)):
+            problems.append(f"{path}: {k} is shorter than {p['MinLength']}")
+    return problems
+
+
 # ---- the tests ----------------------------------------------------------------------------
 
 
@@ -338,6 +361,10 @@ class DeployReadiness(unittest.TestCase):
     def test_alarms_notify_recovery_and_cover_every_queue_and_canary(self):
         self.assertEqual(alarm_problems(self.t), [])
         self.assertEqual(len(resources(self.t, "AWS::CodeDeploy::DeploymentGroup")), 5)
+
+    def test_the_example_samconfig_is_complete_and_valid(self):
+        path = os.path.join(os.path.dirname(TEMPLATE), "samconfig.example.toml")
+        self.assertEqual(samconfig_problems(self.t, path), [])
 
     def test_alarm_check_catches_missing_ok_actions_and_queue_age(self):
         t = self.mutated()

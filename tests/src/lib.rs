@@ -3,6 +3,7 @@
 //! from template.yaml, and small helpers to build requests and read responses.
 
 pub mod billing;
+pub mod cold_start;
 pub mod counting;
 pub mod fault_proxy;
 pub mod http_adapter;

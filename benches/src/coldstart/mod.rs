@@ -158,7 +158,7 @@ pub fn http_api_event(method: &str, path: &str, query: &str, body: Option<&str>)
 }
 
 /// The environment Lambda would give the function (plus moto and the stack's names).
-fn lambda_env(
+pub fn lambda_env(
     function: &str,
     api: &RuntimeApi,
     endpoint: &str,

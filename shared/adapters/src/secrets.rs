@@ -80,7 +80,8 @@ impl Secret {
 /// `<NAME>` + this = the variable holding the secret's ARN or name.
 pub const ARN_SUFFIX: &str = "_SECRET_ARN";
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// `Debug` prints the message: it is what a failed cold start shows (`Error: …` from `main`).
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretsError {
     #[error(
         "missing environment variable {arn_var}: the ARN or name of the Secrets Manager secret holding {name} \
@@ -98,6 +99,12 @@ pub enum SecretsError {
     Format { name: &'static str, arn_var: String, secret_id: String, reason: String },
     #[error("secret {name} is not a {expected} secret")]
     WrongKind { name: &'static str, expected: &'static str },
+}
+
+impl std::fmt::Debug for SecretsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// The secrets to read and where they are; built before any network call.

@@ -14,6 +14,7 @@ mod operations;
 mod partner_api;
 mod partner_webhooks;
 mod redirect;
+mod secrets;
 mod reliability;
 mod retry;
 mod sharding;
