@@ -74,7 +74,8 @@ impl DashboardConfig {
             "LINK_BASE_URL",
             "where the redirect function serves referral links (template.yaml: the link domain or the LinkApi URL)",
         )?;
-        let link_base = parse_link_base(&raw).map_err(|reason| ConfigError::Invalid { key: "LINK_BASE_URL", reason })?;
+        let link_base =
+            parse_link_base(&raw).map_err(|reason| ConfigError::Invalid { key: "LINK_BASE_URL", reason })?;
         let public_base_path = config::optional(src, "PUBLIC_BASE_PATH").unwrap_or_default();
         if !(public_base_path.is_empty()
             || (public_base_path.starts_with('/')

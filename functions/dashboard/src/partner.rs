@@ -245,8 +245,11 @@ mod tests {
             DashboardConfig::from_env(&local).unwrap().link("K7M2XQ"),
             "http://127.0.0.1:9000/lambda-url/redirect/?ref=K7M2XQ"
         );
-        for bad in ["https://go.example.com/?x=1", "ftp://go.example.com", "go.example.com", "https://u:p@go.example.com"] {
-            let env: std::collections::HashMap<&str, &str> = [("LINK_BASE_URL", bad), ("LEADERBOARD_SECRET", SECRET)].into();
+        for bad in
+            ["https://go.example.com/?x=1", "ftp://go.example.com", "go.example.com", "https://u:p@go.example.com"]
+        {
+            let env: std::collections::HashMap<&str, &str> =
+                [("LINK_BASE_URL", bad), ("LEADERBOARD_SECRET", SECRET)].into();
             assert!(DashboardConfig::from_env(&env).is_err(), "{bad}");
         }
         let default: std::collections::HashMap<&str, &str> =

@@ -78,7 +78,10 @@ async fn a_fresh_config_reads_the_rotated_secret_a_warm_one_keeps_its_own() {
     let done = SignupConfig::from_env(&h.stack.with_secrets(&env, SIGNUP_SECRETS).await).unwrap();
     assert_eq!(signup(&done, "u-6", SIGNUP_SECRET).await, 401, "old secret refused after the rotation");
     assert_eq!(signup(&done, "u-7", NEW_SIGNUP_SECRET).await, 200);
-    assert!(h.store().user(&adapters::domain::UserId::parse("u-6").unwrap()).await.unwrap().is_none(), "refused = nothing written");
+    assert!(
+        h.store().user(&adapters::domain::UserId::parse("u-6").unwrap()).await.unwrap().is_none(),
+        "refused = nothing written"
+    );
     // The value never shows in the environment a function gets.
     assert!(env.values().all(|v| !v.contains(NEW_SIGNUP_SECRET) && !v.contains(SIGNUP_SECRET)));
     assert!(env["SIGNUP_SECRETS_SECRET_ARN"].starts_with("arn:aws:secretsmanager:"));
