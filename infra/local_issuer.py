@@ -32,6 +32,8 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import parent_watch  # infra/, next to this script
+
 AUDIENCE = "referrals-local"
 DEFAULT_URL = "http://127.0.0.1:9200"
 
@@ -159,27 +161,13 @@ def handler_for(issuer: Issuer):
     return Handler
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def serve(args) -> int:
     issuer = Issuer(args.alg)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), handler_for(issuer))
     issuer.url = f"http://127.0.0.1:{server.server_address[1]}"
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"ISSUER_URL={issuer.url}", flush=True)
-    try:
-        while not args.parent_pid or alive(args.parent_pid):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+    parent_watch.wait(args.parent_pid)
     server.shutdown()
     return 0
 
