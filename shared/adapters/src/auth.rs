@@ -295,11 +295,8 @@ fn validate_jwks_url(raw: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    fn env(pairs: &[(&'static str, &'static str)]) -> HashMap<&'static str, &'static str> {
-        pairs.iter().copied().collect()
-    }
+    use crate::config::test_env as env;
 
     fn hs_token(claims: serde_json::Value, secret: &str) -> String {
         jsonwebtoken::encode(

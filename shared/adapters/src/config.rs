@@ -102,13 +102,17 @@ pub fn table_name(src: &dyn Source) -> Result<String, ConfigError> {
     required(src, "TABLE_NAME", "set it to the referrals table name (template.yaml passes !Ref ReferralsTable)")
 }
 
+/// A fixed environment for unit tests (`env(&[("KEY", "value")])`).
+#[cfg(test)]
+pub(crate) fn test_env(pairs: &[(&'static str, &'static str)]) -> HashMap<&'static str, &'static str> {
+    pairs.iter().copied().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&'static str, &'static str)]) -> HashMap<&'static str, &'static str> {
-        pairs.iter().copied().collect()
-    }
+    use super::test_env as env;
 
     #[test]
     fn missing_names_the_variable_and_fix() {

@@ -267,9 +267,7 @@ impl Source for SecretEnv<'_> {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&'static str, &'static str)]) -> HashMap<&'static str, &'static str> {
-        pairs.iter().copied().collect()
-    }
+    use crate::config::test_env as env;
 
     #[test]
     fn plan_names_the_missing_variable() {
