@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # cargo finds the `cargo-lambda` subcommand shipped by the PyPI wheel through PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv test check browser dev demo soak bench clean-local
+.PHONY: venv test check browser dev demo soak sim bench clean-local
 
 $(VENV)/.installed: infra/requirements.txt
 	python3 -m venv $(VENV)
@@ -16,13 +16,19 @@ $(VENV)/.installed: infra/requirements.txt
 
 venv: $(VENV)/.installed
 
-## Static checks: formatting, SAM template (transform + cfn-lint, then the deploy-readiness
-## checks on the transformed template), OpenAPI document, clippy.
+## Static checks: formatting, the core crate's dependency boundary (no AWS, Lambda, HTTP or
+## reqwest crate in referral-core), SAM template (transform + cfn-lint, then the deploy-readiness
+## checks on the transformed template: infra/test_template.py), OpenAPI document, our
+## Stripe-Signature headers against Stripe's own library (offline), clippy.
 check: venv
 	cargo fmt --all --check
+	@if cargo tree -p referral-core -e normal --prefix none --locked | grep -Ei '^(aws|lambda|reqwest|hyper|http|tower)[-_ ]'; then \
+		echo "referral-core must not depend on AWS, Lambda or HTTP crates (above)"; exit 1; \
+	else echo "referral-core: no AWS, Lambda or HTTP dependency"; fi
 	$(PY) infra/validate_template.py template.yaml
 	$(PY) infra/test_template.py template.yaml
 	$(PY) -c 'import yaml, openapi_spec_validator as v; v.validate(yaml.safe_load(open("infra/openapi.yaml"))); print("infra/openapi.yaml: valid OpenAPI 3.1")'
+	$(PY) infra/stripe_signature_check.py
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 ## Every test: unit tests, end-to-end tests against moto + the fake Wellflow, browser tests.
@@ -47,6 +53,13 @@ demo: venv
 ## Long reliability run (opt-in): thousands of top-ups with duplicates, Wellflow faults and DynamoDB blips.
 soak: venv
 	cargo test -p integration-tests --test soak -- --ignored --nocapture
+
+## The money core's deterministic simulation with any number of schedules (`make sim SEEDS=100000`,
+## from `SEED_START`); a failure prints its seed, replayed with SIM_SEED=<n>. `make test` runs 2,000.
+SEEDS ?= 20000
+SEED_START ?= 0
+sim:
+	SIM_SEEDS=$(SEEDS) SIM_SEED_START=$(SEED_START) cargo test --release --locked -p referral-core --test simulation -- --nocapture
 
 ## Benchmarks (criterion hot paths, release binary sizes, cold start); rewrites BENCHMARKS.md.
 bench: venv

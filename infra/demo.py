@@ -6,7 +6,9 @@ A visitor clicks a new referrer's link (cookie set) and signs up (attributed); a
 tops up $50 (-> $2.50), a 3-person team tops up $300 in total (-> $15.00), a business tops up
 $1000 once (-> $50.00), a tester tops up $4 (-> nothing), the provider re-sends a webhook
 (-> still one row), Wellflow goes down and comes back (-> failed, then credited by the retry
-consumer). Then it prints the referrer's KPIs, the bonus history and the Referrals page URL.
+consumer), a $100 top-up is refunded $40.00 then (re-sent) $40.00 again (-> $3.00 stays), a
+refund arrives before its success (-> nothing paid), a disputed top-up's dispute is won (->
+restored). Then it prints the referrer's KPIs, the bonus history and the Referrals page URL.
 """
 import json
 import os
@@ -127,16 +129,34 @@ def main():
         time.sleep(1)
     step("Wellflow back; the retry consumer credits it", row["status"])
 
+    # Real-world event order: partial refunds (cumulative totals), refund before success, disputes.
+    _, r = topup("pay-part", uid["team1"], "100.00")
+    step("team member 1 tops up $100.00", f"{r['outcome']} {r['bonus']['amount']}")
+    _, r = topup("pay-part", uid["team1"], "40.00", kind="topup.refunded")
+    step("  ... $40.00 of it is refunded", f"{r['outcome']} {r['bonus']['amount']}")
+    _, r = topup("pay-part", uid["team1"], "40.00", kind="topup.refunded")
+    step("  ... the provider re-sends that refund", r["outcome"])
+    _, r = topup("pay-early", uid["team2"], "60.00", kind="topup.refunded")
+    step("a refund of $60.00 arrives before its success", r["outcome"])
+    _, r = topup("pay-early", uid["team2"], "60.00")
+    step("  ... then the success", f"{r['outcome']} {r['bonus']['amount']}")
+    _, r = topup("pay-disp", uid["team3"], "200.00")
+    step("team member 3 tops up $200.00", f"{r['outcome']} {r['bonus']['amount']}")
+    _, r = topup("pay-disp", uid["team3"], "200.00", kind="topup.disputed")
+    step("  ... the payment is disputed", f"{r['outcome']} {r['bonus']['amount']}")
+    _, r = topup("pay-disp", uid["team3"], "200.00", kind="topup.dispute_won")
+    step("  ... and the dispute is won", f"{r['outcome']} {r['bonus']['amount']}")
+
     kpis = dashboard("kpis", token)
-    expected = Decimal("2.50") + Decimal("15.00") + Decimal("50.00") + Decimal("2.50")
+    expected = Decimal("2.50") + Decimal("15.00") + Decimal("50.00") + Decimal("2.50") + Decimal("3.00") + Decimal("10.00")
     print("\nKPIs")
     for k in ("total_earned", "earned_last_30_days", "signups", "active_referred_users", "clicks"):
         print(f"  {k:<24} {kpis[k]}")
     print("\nHistory (newest first)")
-    print(f"  {'payment':<28} {'top-up':>9} {'rate':>5} {'bonus':>7}  status    reason")
+    print(f"  {'payment':<28} {'top-up':>9} {'rate':>5} {'bonus':>7} {'now':>7}  status    reason")
     for item in dashboard("history?limit=50", token)["items"]:
         print(f"  {item['payment_id']:<28} {item['topup_amount']:>9} {item['rate']:>5} {item['bonus_amount']:>7}"
-              f"  {item['status']:<9} {item['reason'] or ''}")
+              f" {item['net_amount']:>7}  {item['status']:<9} {item['reason'] or ''}")
     print(f"\nReferrals page: {BASE}/dashboard/referrals#token={token}")
     if Decimal(kpis["total_earned"]) != expected:
         sys.exit(f"\nunexpected total: {kpis['total_earned']} != {expected}")

@@ -46,7 +46,8 @@ target/debug/local-stack --endpoint "$MOTO_ENDPOINT" --template template.yaml --
   --env-out .local/stack.env --seed demo-referrer=K7M2XQ \
   --secret WebhookSigningSecret=local-webhook-secret-0123456789 \
   --secret SignupSigningSecret=local-signup-secret-0123456789 \
-  --secret WellflowApiKeySecret=local-dev-key
+  --secret WellflowApiKeySecret=local-dev-key \
+  --secret StripeWebhookSigningSecret=whsec_local_0123456789abcdefLOCALONLY
 
 # The identity provider: JWKS at $ISSUER_URL/.well-known/jwks.json, tokens from
 # `infra/local_issuer.py mint USER [ROLE...]`.
@@ -69,6 +70,7 @@ pids+=($!)
   echo "SITE_ORIGIN=https://www.example.com"
   echo "ATTRIBUTION_MODEL=first_touch"
   echo "WELLFLOW_BASE_URL=http://127.0.0.1:$WELLFLOW_PORT"
+  echo "STRIPE_LIVEMODE=false"
   echo "RETRY_BASE_DELAY_SECS=5"
   echo "JWT_JWKS_URL=$ISSUER_URL/.well-known/jwks.json"
   echo "JWT_ISSUER=$ISSUER_URL"
@@ -90,6 +92,12 @@ RETRY_QUEUE_URL=$(sed -n 's/^CREDIT_RETRY_QUEUE_URL=//p' .local/stack.env)
 target/debug/sqs-poller --endpoint "$MOTO_ENDPOINT" --queue-url "$RETRY_QUEUE_URL" \
   --invoke "http://127.0.0.1:$LAMBDA_PORT/2015-03-31/functions/credit-retry/invocations" > .local/poller.log 2>&1 &
 pids+=($!)
+# Lambda's DynamoDB stream event source mapping, locally: the table's stream (the transactional
+# outbox: partner events and Wellflow retries written with the money) -> outbox-dispatcher.
+STREAM_ARN=$(sed -n 's/^TABLE_STREAM_ARN=//p' .local/stack.env)
+target/debug/stream-poller --endpoint "$MOTO_ENDPOINT" --stream-arn "$STREAM_ARN" \
+  --invoke "http://127.0.0.1:$LAMBDA_PORT/2015-03-31/functions/outbox-dispatcher/invocations" > .local/stream-poller.log 2>&1 &
+pids+=($!)
 # ... and partner webhook queue -> partner-webhooks sender (register an http://127.0.0.1:<port> receiver).
 PARTNER_QUEUE_URL=$(sed -n 's/^PARTNER_WEBHOOK_QUEUE_URL=//p' .local/stack.env)
 target/debug/sqs-poller --endpoint "$MOTO_ENDPOINT" --queue-url "$PARTNER_QUEUE_URL" \
@@ -110,7 +118,7 @@ opener = urllib.request.build_opener(Stay)
 port = sys.argv[1]
 calls = [(f"lambda-url/{fn}/", None) for fn in ("redirect", "signup", "webhook", "admin", "dashboard")]
 calls += [(f"2015-03-31/functions/{fn}/invocations", b'{"Records": []}')
-          for fn in ("credit-retry", "partner-webhooks", "failed-sweeper", "holding-release")]
+          for fn in ("credit-retry", "partner-webhooks", "failed-sweeper", "holding-release", "outbox-dispatcher")]
 for path, body in calls:
     req = urllib.request.Request(f"http://127.0.0.1:{port}/{path}", data=body, method="POST" if body else "GET")
     try:

@@ -20,21 +20,29 @@ def signature(secret: str, body: bytes, t: int) -> str:
     return f"t={t},v1={mac}"
 
 
-def main() -> int:
-    if len(sys.argv) != 4:
-        print(__doc__, file=sys.stderr)
-        return 2
-    url, secret, body = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+def post(url: str, body: bytes, headers: dict) -> int:
+    """POSTs `body` with `headers`, prints the status and the answer; 0 on 2xx, 1 otherwise."""
     req = urllib.request.Request(url, data=body, method="POST")
-    req.add_header("content-type", "application/json")
-    req.add_header("x-signature", signature(secret, body, int(time.time())))
+    for name, value in headers.items():
+        req.add_header(name, value)
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             print(resp.status, resp.read().decode())
     except urllib.error.HTTPError as err:
         print(err.code, err.read().decode())
         return 1
+    except urllib.error.URLError as err:
+        print(f"cannot reach {url}: {err.reason} (is `make dev` running?)", file=sys.stderr)
+        return 1
     return 0
+
+
+def main() -> int:
+    if len(sys.argv) != 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    url, secret, body = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+    return post(url, body, {"content-type": "application/json", "x-signature": signature(secret, body, int(time.time()))})
 
 
 if __name__ == "__main__":

@@ -38,7 +38,13 @@ def resources(t, kind):
 
 
 def ref(v):
-    return v.get("Ref") if isinstance(v, dict) else None
+    """`Ref X` -> X; also `Fn::If [cond, Ref X, Ref AWS::NoValue]` (a resource only some stacks have)."""
+    if not isinstance(v, dict):
+        return None
+    branches = v.get("Fn::If")
+    if isinstance(branches, list) and len(branches) == 3 and branches[2] == {"Ref": "AWS::NoValue"}:
+        return ref(branches[1])
+    return v.get("Ref")
 
 
 def walk(v):
@@ -61,6 +67,8 @@ def policy_statements(t, fn_id):
     role_id = t["Resources"][fn_id]["Properties"]["Role"]["Fn::GetAtt"][0]
     role = t["Resources"][role_id]["Properties"]
     for policy in role.get("Policies", []):
+        if "Fn::If" in policy:  # a conditional policy (e.g. the Stripe secret): check its statements
+            policy = policy["Fn::If"][1]
         stmts = policy["PolicyDocument"]["Statement"]
         yield from stmts if isinstance(stmts, list) else [stmts]
 

@@ -5,13 +5,16 @@
 
 use std::collections::BTreeMap;
 
-use adapters::billing::{settings, Billing, PartnerEvents, SqsRetryQueue};
+use adapters::billing::{settings, Billing, LiveBilling, SqsEventQueue, SqsRetryQueue};
 use adapters::domain::signature::sign;
 use adapters::domain::{BonusPolicy, PaymentId, RefCode, UserId};
 use adapters::secrets::Secret;
-use adapters::store::{BonusRecord, Bonuses, DynamoStore, Users};
+use adapters::store::{DynamoStore, Users};
 use fake_wellflow::FakeWellflow;
 use lambda_http::{Body, Request, Response};
+use local_stack::stream::StreamReader;
+use referral_core::bonus::Bonus;
+use referral_core::store::Payments;
 use signup::SignupConfig;
 use webhook::WebhookConfig;
 
@@ -20,6 +23,8 @@ use crate::requests::request;
 use crate::TestStack;
 
 pub const WEBHOOK_SECRET: &str = "whsec_test_secret_0123456789";
+/// The Stripe endpoint's signing secret in tests.
+pub const STRIPE_SECRET: &str = "whsec_stripe_test_0123456789abcdef";
 pub const SIGNUP_SECRET: &str = "signup_test_secret_0123456789";
 pub const IP_KEY: &str = "ip_hash_test_key_0123456789";
 pub const WELLFLOW_KEY: &str = "wellflow-test-key";
@@ -30,6 +35,7 @@ pub const REFERRER_IP: &str = "198.51.100.10";
 pub fn secret_values() -> BTreeMap<String, String> {
     [
         ("WebhookSigningSecret", WEBHOOK_SECRET),
+        ("StripeWebhookSigningSecret", STRIPE_SECRET),
         ("SignupSigningSecret", SIGNUP_SECRET),
         ("IpHashKeySecret", IP_KEY),
         ("WellflowApiKeySecret", WELLFLOW_KEY),
@@ -40,15 +46,24 @@ pub fn secret_values() -> BTreeMap<String, String> {
     .collect()
 }
 
-/// What the webhook and signup functions read from Secrets Manager (as in their `main.rs`).
-pub const WEBHOOK_SECRETS: &[Secret] = &[Secret::text("WEBHOOK_SECRETS"), Secret::text("WELLFLOW_API_KEY")];
+/// What the webhook, signup and dashboard functions read from Secrets Manager (as in their `main.rs`).
+pub const WEBHOOK_SECRETS: &[Secret] = &[
+    Secret::text("WEBHOOK_SECRETS"),
+    Secret::text("WELLFLOW_API_KEY"),
+    Secret::text("STRIPE_WEBHOOK_SECRETS").optional(),
+];
 pub const SIGNUP_SECRETS: &[Secret] = &[Secret::text("SIGNUP_SECRETS"), Secret::text("IP_HASH_KEY")];
 pub const DASHBOARD_SECRETS: &[Secret] = &[Secret::text("LEADERBOARD_SECRET")];
 
 pub struct BillingHarness {
     pub stack: TestStack,
     pub wellflow: FakeWellflow,
-    pub billing: Billing<DynamoStore, SqsRetryQueue>,
+    pub billing: LiveBilling,
+    /// The outbox dispatcher's queues (retries without delay in tests).
+    pub retry: SqsRetryQueue,
+    pub events: SqsEventQueue,
+    /// Where the local stream mapping stands on the table's stream (the outbox).
+    pub outbox: tokio::sync::Mutex<StreamReader>,
     pub webhook_cfg: WebhookConfig,
     pub signup_cfg: SignupConfig,
     /// The dashboard's configuration (links on [`LINK_BASE_URL`], secret from Secrets Manager).
@@ -68,7 +83,11 @@ impl BillingHarness {
         let calls = CallCounter::default();
         let store = DynamoStore::new(counted_client(&stack.sdk, &calls), stack.table().to_string());
         // The functions' configuration as at a cold start: secrets from Secrets Manager.
-        let env = stack.function_env(&[("WELLFLOW_BASE_URL", &wellflow.base_url), ("WELLFLOW_TIMEOUT_MS", "800")]);
+        let env = stack.function_env(&[
+            ("WELLFLOW_BASE_URL", &wellflow.base_url),
+            ("WELLFLOW_TIMEOUT_MS", "800"),
+            ("STRIPE_LIVEMODE", "false"),
+        ]);
         let webhook_env = stack.with_secrets(&env, WEBHOOK_SECRETS).await;
         let signup_env = stack.with_secrets(&env, SIGNUP_SECRETS).await;
         let dashboard_base =
@@ -76,9 +95,14 @@ impl BillingHarness {
         let dashboard_env = stack.with_secrets(&dashboard_base, DASHBOARD_SECRETS).await;
         let client = settings::wellflow_from_env(&webhook_env).expect("Wellflow client");
         let retry = SqsRetryQueue::new(stack.sqs.clone(), stack.queue_url("CreditRetryQueue"), 0);
-        let events = Some(PartnerEvents::new(stack.sqs.clone(), stack.queue_url("PartnerWebhookQueue")));
+        let events = SqsEventQueue::new(stack.sqs.clone(), stack.queue_url("PartnerWebhookQueue"));
+        let outbox =
+            StreamReader::new(&stack.sdk, stack.provisioned.stream_arn.clone().expect("the table has a stream"));
         Self {
-            billing: Billing { store, wellflow: client, retry, policy, events },
+            billing: Billing::new(store, client, policy),
+            retry,
+            events,
+            outbox: tokio::sync::Mutex::new(outbox),
             webhook_cfg: WebhookConfig::from_env(&webhook_env).expect("webhook config"),
             signup_cfg: SignupConfig::from_env(&signup_env).expect("signup config"),
             dashboard_cfg: dashboard::DashboardConfig::from_env(&dashboard_env).expect("dashboard config"),
@@ -144,16 +168,49 @@ impl BillingHarness {
             .await
     }
 
+    /// Delivers a Stripe event, signed as Stripe signs (`Stripe-Signature`), to the real handler.
+    pub async fn stripe(&self, event: &serde_json::Value) -> Response<Body> {
+        let body = event.to_string();
+        let header = webhook::stripe::sign(STRIPE_SECRET, adapters::clock::now().unix_timestamp(), body.as_bytes());
+        let req = request(
+            "POST",
+            "/webhooks/stripe",
+            &[("stripe-signature", &header), ("content-type", "application/json")],
+            Body::Text(body),
+        );
+        webhook::handle(&self.billing, &self.webhook_cfg, &req).await
+    }
+
     pub async fn topup(&self, payment: &str, user: &str, amount: &str) -> Response<Body> {
         self.deliver_raw(&Self::event_body(payment, user, amount, "topup.succeeded")).await
     }
 
-    pub async fn refund(&self, payment: &str, user: &str, amount: &str) -> Response<Body> {
-        self.deliver_raw(&Self::event_body(payment, user, amount, "topup.refunded")).await
+    /// `total`: the payment's total refunded so far (cumulative, as the contract says).
+    pub async fn refund(&self, payment: &str, user: &str, total: &str) -> Response<Body> {
+        self.deliver_raw(&Self::event_body(payment, user, total, "topup.refunded")).await
     }
 
-    pub async fn bonus(&self, payment: &str) -> Option<BonusRecord> {
+    pub async fn bonus(&self, payment: &str) -> Option<Bonus> {
         self.store().bonus(&PaymentId::parse(payment).expect("payment id")).await.expect("read bonus")
+    }
+
+    /// What Wellflow holds for one payment's bonus: its credits minus its debits (every key
+    /// of the payment is `ref:auto:<payment>` or `ref:auto:<payment>#…`).
+    pub fn wellflow_net(&self, payment: &str) -> rust_decimal::Decimal {
+        let base = format!("ref:auto:{payment}");
+        self.wellflow
+            .stats()
+            .transactions
+            .iter()
+            .filter(|t| t.idempotency_key == base || t.idempotency_key.starts_with(&format!("{base}#")))
+            .map(|t| {
+                let amount: rust_decimal::Decimal = t.amount.parse().expect("decimal");
+                match t.kind {
+                    fake_wellflow::Kind::Credit => amount,
+                    fake_wellflow::Kind::Debit => -amount,
+                }
+            })
+            .sum()
     }
 
     /// Every bonus row in the table.
@@ -170,16 +227,48 @@ impl BillingHarness {
         }
     }
 
+    /// Runs the outbox dispatcher on the table's stream, like Lambda's event source mapping,
+    /// until nothing new arrives; returns how many outbox messages were delivered.
+    pub async fn drain_outbox(&self) -> usize {
+        self.drain_outbox_with(&self.retry).await
+    }
+
+    /// [`Self::drain_outbox`] with another retry queue (e.g. one that does not exist).
+    pub async fn drain_outbox_with(&self, retry: &SqsRetryQueue) -> usize {
+        let mut reader = self.outbox.lock().await;
+        let mut delivered = 0;
+        loop {
+            let polled = reader
+                .poll_once(|event| async {
+                    let n = event.records.len();
+                    let response = outbox_dispatcher::handle_batch(retry, &self.events, event).await;
+                    delivered += n - response.batch_item_failures.len();
+                    Ok(response)
+                })
+                .await
+                .expect("read the outbox stream");
+            match polled {
+                None => return delivered,
+                // Failed deliveries are re-read at once: stop instead of spinning on a dead queue.
+                Some(response) if !response.batch_item_failures.is_empty() => return delivered,
+                Some(_) => {}
+            }
+        }
+    }
+
     /// Runs the retry consumer like Lambda's event source mapping until the queue is empty
-    /// (or `max_batches`); returns how many batches ran.
+    /// (or `max_batches`), delivering the outbox first and after every batch (a failed retry
+    /// schedules its next one there); returns how many batches ran.
     pub async fn run_retries(&self, max_batches: usize) -> usize {
         let backoff = self.backoff();
+        self.drain_outbox().await;
         for batch in 0..max_batches {
             let polled = local_stack::esm::poll_once(&self.stack.sqs, &backoff.queue_url, 0, |event| async {
                 Ok(credit_retry::handle_batch(&self.billing, &backoff, event).await)
             })
             .await
             .expect("poll retry queue");
+            self.drain_outbox().await;
             if polled.is_none() {
                 return batch;
             }
@@ -268,7 +357,7 @@ pub fn token_alg_none(sub: &str, role: Option<&str>) -> String {
 
 impl BillingHarness {
     /// The admin API wired to this harness's store, Wellflow and queue.
-    pub fn admin(&self) -> admin::Admin<DynamoStore, SqsRetryQueue> {
+    pub fn admin(&self) -> admin::Admin<DynamoStore, adapters::wellflow::WellflowClient> {
         admin::Admin { billing: self.billing.clone(), jwt: adapters::auth::JwtVerifier::hs256(JWT_SECRET, None, None) }
     }
 

@@ -19,7 +19,8 @@ pub struct LocalIssuer {
 impl LocalIssuer {
     /// Starts an issuer whose first signing key uses `alg` (`RS256` or `ES256`).
     pub fn start(alg: &str) -> LocalIssuer {
-        let (child, url) = crate::moto::spawn_server("local_issuer.py", &["serve", "--alg", alg], "ISSUER_URL");
+        let (child, url) =
+            crate::moto::spawn_server("local_issuer.py", &["serve", "--alg", alg], "ISSUER_URL", "ISSUER_LOG");
         adapters::aws::install_crypto_provider();
         LocalIssuer { url, child, http: reqwest::Client::new() }
     }

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use adapters::billing::{Billing, SqsRetryQueue};
+use adapters::billing::{LiveBilling, SqsEventQueue, SqsRetryQueue};
 use adapters::domain::{Rate, Usd};
 use adapters::store::DynamoStore;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -118,7 +118,12 @@ pub async fn harness_on(endpoint: &str) -> BillingHarness {
     let mut h = BillingHarness::new().await;
     h.stack = TestStack::on(endpoint).await;
     h.billing.store = DynamoStore::new(counted_client(&h.stack.sdk, &h.calls), h.stack.table().to_string());
-    h.billing.retry = SqsRetryQueue::new(h.stack.sqs.clone(), h.stack.queue_url("CreditRetryQueue"), 0);
+    h.retry = SqsRetryQueue::new(h.stack.sqs.clone(), h.stack.queue_url("CreditRetryQueue"), 0);
+    h.events = SqsEventQueue::new(h.stack.sqs.clone(), h.stack.queue_url("PartnerWebhookQueue"));
+    h.outbox = tokio::sync::Mutex::new(local_stack::stream::StreamReader::new(
+        &h.stack.sdk,
+        h.stack.provisioned.stream_arn.clone().expect("the table has a stream"),
+    ));
     h
 }
 
@@ -233,7 +238,7 @@ impl LoadPlan {
 /// Where events are delivered: the real webhook handler with a given billing wiring.
 #[derive(Clone)]
 pub struct WebhookTarget {
-    billing: Arc<Billing<DynamoStore, SqsRetryQueue>>,
+    billing: Arc<LiveBilling>,
     cfg: Arc<WebhookConfig>,
 }
 
@@ -257,7 +262,7 @@ impl WebhookTarget {
     }
 
     /// Another wiring, e.g. a store behind a [`crate::fault_proxy::FaultProxy`].
-    pub fn with_billing(h: &BillingHarness, billing: Billing<DynamoStore, SqsRetryQueue>) -> Self {
+    pub fn with_billing(h: &BillingHarness, billing: LiveBilling) -> Self {
         Self { billing: Arc::new(billing), cfg: Arc::new(h.webhook_cfg.clone()) }
     }
 

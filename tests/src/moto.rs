@@ -18,8 +18,9 @@ pub fn python() -> std::path::PathBuf {
 }
 
 /// Runs one of our Python servers (`infra/<script>`, watching our PID) and returns it with the
-/// value of the `PREFIX=value` line it prints once it accepts requests.
-pub fn spawn_server(script: &str, args: &[&str], prefix: &str) -> (Child, String) {
+/// value of the `PREFIX=value` line it prints once it accepts requests. Its stderr goes to the
+/// file named by the environment variable `log_var` (e.g. `MOTO_LOG`), if set.
+pub fn spawn_server(script: &str, args: &[&str], prefix: &str, log_var: &str) -> (Child, String) {
     let python = python();
     let mut child = Command::new(&python)
         .arg(workspace_root().join("infra").join(script))
@@ -27,7 +28,11 @@ pub fn spawn_server(script: &str, args: &[&str], prefix: &str) -> (Child, String
         .arg("--parent-pid")
         .arg(std::process::id().to_string())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(
+            std::env::var_os(log_var)
+                .map(|p| Stdio::from(std::fs::File::create(p).expect("server log file")))
+                .unwrap_or_else(Stdio::null),
+        )
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {script} with {}: {e}; run `make venv` first", python.display()));
     let stdout = child.stdout.take().expect("piped stdout");
@@ -54,7 +59,7 @@ pub struct Moto {
 impl Moto {
     /// Starts a new moto server; panics with an actionable message if it cannot.
     pub fn start() -> Moto {
-        let (child, endpoint) = spawn_server("moto_server.py", &[], "MOTO_ENDPOINT");
+        let (child, endpoint) = spawn_server("moto_server.py", &[], "MOTO_ENDPOINT", "MOTO_LOG");
         Moto { endpoint, child }
     }
 

@@ -15,17 +15,19 @@ mod rate_tiers;
 mod views;
 
 use adapters::auth::JwtVerifier;
-use adapters::billing::moderation::{approve, reject, ModerationOutcome};
-use adapters::billing::{Billing, RetryQueue};
+use adapters::billing::Billing;
 use adapters::clock;
 use adapters::domain::{BonusStatus, PaymentId, Rate, UserId};
 use adapters::store::{
-    AdminChange, BonusQueries, Bonuses, QueryError, RateTierConfigs, ReattributeOutcome, ReferrerAdmin, Users,
+    AdminChange, BonusQueries, QueryError, RateTierConfigs, ReattributeOutcome, ReferrerAdmin, Users,
 };
 use adapters::ApiError;
 use futures::StreamExt;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+use referral_core::ports::Ledger;
+use referral_core::store::Payments;
+use referral_core::usecases::moderation::{approve, reject, ModerationOutcome};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -33,15 +35,15 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_BULK: usize = 100;
 const BULK_CONCURRENCY: usize = 8;
 
-pub struct Admin<S, Q> {
-    pub billing: Billing<S, Q>,
+pub struct Admin<S, L> {
+    pub billing: Billing<S, L>,
     pub jwt: JwtVerifier,
 }
 
-pub async fn handle<S, Q>(admin: &Admin<S, Q>, req: &Request) -> Response<Body>
+pub async fn handle<S, L>(admin: &Admin<S, L>, req: &Request) -> Response<Body>
 where
-    S: Bonuses + BonusQueries + ReferrerAdmin + Users + RateTierConfigs,
-    Q: RetryQueue,
+    S: Payments + BonusQueries + ReferrerAdmin + Users + RateTierConfigs,
+    L: Ledger,
 {
     adapters::http::respond(route(admin, req).await)
 }
@@ -84,10 +86,10 @@ fn reason_ok(reason: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn route<S, Q>(admin: &Admin<S, Q>, req: &Request) -> Result<Response<Body>, ApiError>
+async fn route<S, L>(admin: &Admin<S, L>, req: &Request) -> Result<Response<Body>, ApiError>
 where
-    S: Bonuses + BonusQueries + ReferrerAdmin + Users + RateTierConfigs,
-    Q: RetryQueue,
+    S: Payments + BonusQueries + ReferrerAdmin + Users + RateTierConfigs,
+    L: Ledger,
 {
     let claims = admin.jwt.verify(req).await?;
     if !claims.is_admin() {
@@ -144,7 +146,7 @@ where
     }
 }
 
-async fn list<S, Q>(admin: &Admin<S, Q>, req: &Request) -> Result<Response<Body>, ApiError>
+async fn list<S, L>(admin: &Admin<S, L>, req: &Request) -> Result<Response<Body>, ApiError>
 where
     S: BonusQueries,
 {
@@ -164,10 +166,10 @@ where
     Ok(json_response(200, &json!({ "status": status, "items": items, "next_cursor": page.next_cursor })))
 }
 
-async fn bulk<S, Q>(admin: &Admin<S, Q>, actor: &str, body: &[u8]) -> Result<Response<Body>, ApiError>
+async fn bulk<S, L>(admin: &Admin<S, L>, actor: &str, body: &[u8]) -> Result<Response<Body>, ApiError>
 where
-    S: Bonuses,
-    Q: RetryQueue,
+    S: Payments,
+    L: Ledger,
 {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -210,16 +212,16 @@ where
 }
 
 /// One id of a bulk call, decided independently of the others.
-async fn decide_one<S, Q>(
-    admin: &Admin<S, Q>,
+async fn decide_one<S, L>(
+    admin: &Admin<S, L>,
     actor: &str,
     raw: String,
     reject_reason: Option<&str>,
     note: Option<&str>,
 ) -> serde_json::Value
 where
-    S: Bonuses,
-    Q: RetryQueue,
+    S: Payments,
+    L: Ledger,
 {
     let Ok(pid) = PaymentId::parse(&raw) else {
         return json!({ "payment_id": raw, "outcome": "invalid_payment_id" });
@@ -232,10 +234,10 @@ where
         Ok(outcome) => {
             let (label, _, _) = views::outcome(&outcome);
             let status = match &outcome {
-                ModerationOutcome::Credited(r) | ModerationOutcome::Rejected(r) | ModerationOutcome::NotOpen(r) => {
-                    Some(r.status)
+                ModerationOutcome::Approved(b) | ModerationOutcome::Rejected(b) | ModerationOutcome::NotOpen(b) => {
+                    Some(b.status)
                 }
-                ModerationOutcome::CreditFailed { record, .. } => Some(record.status),
+                ModerationOutcome::ApprovedButFailed { bonus, .. } => Some(bonus.status),
                 ModerationOutcome::NotFound => None,
             };
             json!({ "payment_id": raw, "outcome": label, "status": status })
@@ -247,8 +249,8 @@ where
     }
 }
 
-async fn set_rate<S, Q>(
-    admin: &Admin<S, Q>,
+async fn set_rate<S, L>(
+    admin: &Admin<S, L>,
     actor: &str,
     referrer: &UserId,
     body: &[u8],
@@ -278,8 +280,8 @@ where
     Ok(json_response(200, &json!({ "referrer_id": referrer, "rate_override": rate })))
 }
 
-async fn reattribute<S, Q>(
-    admin: &Admin<S, Q>,
+async fn reattribute<S, L>(
+    admin: &Admin<S, L>,
     actor: &str,
     referred: &UserId,
     body: &[u8],

@@ -62,7 +62,7 @@ struct TierIn {
     rate: String,
 }
 
-pub async fn get<S, Q>(billing: &Billing<S, Q>) -> Result<Response<Body>, ApiError>
+pub async fn get<S, L>(billing: &Billing<S, L>) -> Result<Response<Body>, ApiError>
 where
     S: RateTierConfigs,
 {
@@ -70,7 +70,7 @@ where
     Ok(adapters::http::json(StatusCode::OK, &view(config.as_ref(), billing.policy.default_rate)))
 }
 
-pub async fn put<S, Q>(billing: &Billing<S, Q>, actor: &str, body: &[u8]) -> Result<Response<Body>, ApiError>
+pub async fn put<S, L>(billing: &Billing<S, L>, actor: &str, body: &[u8]) -> Result<Response<Body>, ApiError>
 where
     S: RateTierConfigs,
 {
@@ -85,7 +85,7 @@ where
     store(billing, actor, Some(&tiers), parsed.expected_version).await
 }
 
-pub async fn delete<S, Q>(billing: &Billing<S, Q>, actor: &str, req: &Request) -> Result<Response<Body>, ApiError>
+pub async fn delete<S, L>(billing: &Billing<S, L>, actor: &str, req: &Request) -> Result<Response<Body>, ApiError>
 where
     S: RateTierConfigs,
 {
@@ -99,8 +99,8 @@ where
     store(billing, actor, None, expected).await
 }
 
-async fn store<S, Q>(
-    billing: &Billing<S, Q>,
+async fn store<S, L>(
+    billing: &Billing<S, L>,
     actor: &str,
     tiers: Option<&RateTiers>,
     expected_version: Option<u64>,

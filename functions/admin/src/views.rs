@@ -1,43 +1,58 @@
 //! JSON views of bonuses for the admin API (everything an admin needs to decide).
 
-use adapters::billing::moderation::ModerationOutcome;
-use adapters::store::BonusRecord;
+use referral_core::bonus::Bonus;
+use referral_core::usecases::moderation::ModerationOutcome;
 use serde_json::{json, Value};
 
-pub fn bonus(record: &BonusRecord) -> Value {
+/// Everything an admin needs to decide, including the Wellflow moves with their keys.
+pub fn bonus(b: &Bonus) -> Value {
     json!({
-        "payment_id": record.source_payment_id,
-        "bonus_key": record.bonus_key,
-        "referrer_id": record.referrer_id,
-        "referred_user_id": record.referred_user_id,
-        "topup_amount": record.topup_amount,
-        "rate": record.rate,
-        "bonus_amount": record.bonus_amount,
-        "status": record.status,
-        "reason": record.reason,
-        "last_error": record.last_error,
-        "attempts": record.attempts,
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-        "history": record.history,
+        "payment_id": b.source_payment_id,
+        "bonus_key": b.bonus_key,
+        "referrer_id": b.referrer_id,
+        "referred_user_id": b.referred_user_id,
+        "topup_amount": b.topup_amount,
+        "rate": b.rate,
+        "bonus_amount": b.bonus_amount,
+        "net_amount": b.net_amount,
+        "paid_amount": b.paid_amount,
+        "refunded_amount": b.refunded_amount,
+        "disputed_amount": b.disputed_amount,
+        "status": b.status,
+        "reason": b.reason,
+        "review": b.review,
+        "last_error": b.last_error,
+        "attempts": b.attempts,
+        "created_at": b.created_at,
+        "updated_at": b.updated_at,
+        "credited_at": b.credited_at,
+        "release_at": b.release_at,
+        "moves": b.ledger.moves(),
+        "history": b.history,
     })
 }
 
 /// `(outcome label, HTTP status, body)` for one moderation decision.
 pub fn outcome(outcome: &ModerationOutcome) -> (&'static str, u16, Value) {
     match outcome {
-        ModerationOutcome::Credited(r) => ("credited", 200, json!({ "outcome": "credited", "bonus": bonus(r) })),
-        ModerationOutcome::CreditFailed { record, error, retry_scheduled } => (
-            "credit_failed",
-            200,
-            json!({
-                "outcome": "credit_failed",
-                "message": "approved, but Wellflow failed; the bonus is failed again and will be retried",
-                "error": error,
-                "retry_scheduled": retry_scheduled,
-                "bonus": bonus(record),
-            }),
-        ),
+        ModerationOutcome::Approved(b) => {
+            let label = if b.status == referral_core::bonus::BonusStatus::Credited { "credited" } else { "settled" };
+            (label, 200, json!({ "outcome": label, "bonus": bonus(b) }))
+        }
+        ModerationOutcome::ApprovedButFailed { bonus: b, error } => {
+            let retry_scheduled = b.next_move().is_some();
+            (
+                "credit_failed",
+                200,
+                json!({
+                    "outcome": "credit_failed",
+                    "message": "approved, but Wellflow failed; the bonus is failed and will be retried",
+                    "error": error,
+                    "retry_scheduled": retry_scheduled,
+                    "bonus": bonus(b),
+                }),
+            )
+        }
         ModerationOutcome::Rejected(r) => ("rejected", 200, json!({ "outcome": "rejected", "bonus": bonus(r) })),
         ModerationOutcome::NotFound => (
             "not_found",

@@ -1,19 +1,23 @@
-//! Credit-retry Lambda: consumes the retry queue (`{"payment_id": ...}` messages) and
-//! re-credits `failed` bonuses through Wellflow with the same idempotency key.
+//! Credit-retry Lambda: consumes the retry queue (`{"payment_id": ...}` messages, sent by
+//! the outbox dispatcher after a failed Wellflow call, and by the sweeper) and settles the
+//! bonus through `referral_core::usecases::settle` — the same idempotent moves, same keys.
 //!
 //! Per message (processed concurrently within a batch):
-//! * row `failed` → credit; success → delete (`credited`); retryable failure → attempts and
-//!   error recorded on the row, the message's visibility set to the backoff for its attempt
-//!   count and reported in `batchItemFailures`, so only it comes back;
-//! * row no longer `failed` (credited, reversed, or pending moderation) → done, nothing sent;
-//! * poison (unparseable body, unknown payment, no row) → made visible again at once and
-//!   reported failed, so it reaches the DLQ after `maxReceiveCount` without blocking others;
-//! * non-retryable Wellflow rejection → left `failed` for an admin, message deleted.
+//! * nothing in flight (credited, reversed, held for moderation) → done, nothing sent;
+//! * a move in flight → sent; applied → recorded; failed → recorded on the row, and that
+//!   failure's own retry is already in the outbox (with its backoff), so this message is done;
+//! * a move Wellflow refused → left for an admin (done);
+//! * DynamoDB unavailable → the message comes back after a backoff (visibility), reported in
+//!   `batchItemFailures` so only it is redelivered;
+//! * poison (unparseable body, invalid payment id, no row) → made visible again at once and
+//!   reported failed, so it reaches the DLQ after `maxReceiveCount` without blocking others.
 
-use adapters::billing::{backoff_secs, credit_bonus, Billing, CreditOutcome, OnFailure, RetryQueue};
-use adapters::domain::{BonusStatus, PaymentId};
-use adapters::store::Bonuses;
+use adapters::billing::{backoff_secs, Billing};
+use adapters::domain::PaymentId;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use referral_core::ports::Ledger;
+use referral_core::store::Payments;
+use referral_core::usecases::settle::settle_payment;
 use serde::Deserialize;
 
 /// How a failed message comes back: its visibility is set by us, not left to the default.
@@ -35,10 +39,10 @@ struct RetryMessage {
 }
 
 /// Decides one message.
-pub async fn process_message<S, Q>(billing: &Billing<S, Q>, message: &SqsMessage) -> MessageOutcome
+pub async fn process_message<S, L>(billing: &Billing<S, L>, message: &SqsMessage) -> MessageOutcome
 where
-    S: Bonuses,
-    Q: RetryQueue,
+    S: Payments,
+    L: Ledger,
 {
     let body = message.body.as_deref().unwrap_or("");
     let Ok(parsed) = serde_json::from_str::<RetryMessage>(body) else {
@@ -47,39 +51,27 @@ where
     let Ok(payment) = PaymentId::parse(&parsed.payment_id) else {
         return MessageOutcome::Poison("invalid payment_id".into());
     };
-    let record = match billing.store.bonus(&payment).await {
-        Ok(Some(record)) => record,
-        Ok(None) => return MessageOutcome::Poison(format!("no bonus row for payment {payment}")),
+    match settle_payment(billing, &payment, "retry").await {
+        Ok(None) => MessageOutcome::Poison(format!("no bonus row for payment {payment}")),
+        Ok(Some(settled)) => match (&settled.failed, settled.bonus.ledger.in_flight()) {
+            (None, None) => MessageOutcome::Done("settled"),
+            (Some(_), _) => MessageOutcome::Done("failed_again_retry_in_outbox"),
+            (None, Some(step)) if step.refused() => MessageOutcome::Done("refused_left_for_admin"),
+            (None, Some(_)) => MessageOutcome::Done("left_in_flight"),
+        },
         Err(err) => {
             tracing::warn!(payment_id = %payment, error = %err, "store unavailable; retrying later");
-            return MessageOutcome::Retry { attempts: 1 };
-        }
-    };
-    match record.status {
-        BonusStatus::Credited => return MessageOutcome::Done("already_credited"),
-        BonusStatus::Reversed => return MessageOutcome::Done("reversed"),
-        BonusStatus::Pending => return MessageOutcome::Done("pending_moderation"),
-        BonusStatus::Failed => {}
-    }
-    match credit_bonus(billing, &record, "retry", None, OnFailure::Redeliver).await {
-        Ok(CreditOutcome::Credited(_)) => MessageOutcome::Done("credited"),
-        Ok(CreditOutcome::AlreadyDecided(_)) => MessageOutcome::Done("already_decided"),
-        Ok(CreditOutcome::Failed { record, retryable: true, .. }) => {
-            MessageOutcome::Retry { attempts: record.attempts }
-        }
-        Ok(CreditOutcome::Failed { .. }) => MessageOutcome::Done("rejected_left_for_admin"),
-        Err(err) => {
-            tracing::warn!(payment_id = %payment, error = %err, "store unavailable while recording; retrying later");
-            MessageOutcome::Retry { attempts: record.attempts.max(1) }
+            let receives = message.attributes.get("ApproximateReceiveCount").and_then(|r| r.parse().ok()).unwrap_or(1);
+            MessageOutcome::Retry { attempts: receives }
         }
     }
 }
 
 /// Processes a batch; only the messages that must come back are reported as failures.
-pub async fn handle_batch<S, Q>(billing: &Billing<S, Q>, backoff: &Backoff, event: SqsEvent) -> SqsBatchResponse
+pub async fn handle_batch<S, L>(billing: &Billing<S, L>, backoff: &Backoff, event: SqsEvent) -> SqsBatchResponse
 where
-    S: Bonuses,
-    Q: RetryQueue,
+    S: Payments,
+    L: Ledger,
 {
     let outcomes = futures::future::join_all(event.records.iter().map(|m| process_message(billing, m))).await;
     let mut response = SqsBatchResponse::default();

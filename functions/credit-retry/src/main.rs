@@ -2,7 +2,7 @@
 //! `ReportBatchItemFailures`): dependencies built once per cold start.
 
 use adapters::billing::settings;
-use adapters::config::ProcessEnv;
+use adapters::config::{self, ProcessEnv};
 use adapters::secrets::{self, Secret};
 use aws_lambda_events::event::sqs::SqsEvent;
 use credit_retry::Backoff;
@@ -19,9 +19,13 @@ async fn main() -> Result<(), Error> {
     let env = secrets.fetch(&adapters::aws::secretsmanager(&sdk), &ProcessEnv).await?;
     let billing = settings::billing_from_env(&env, &sdk)?;
     let backoff = Backoff {
-        sqs: billing.retry.client().clone(),
-        queue_url: billing.retry.url().to_string(),
-        base_delay_secs: billing.retry.base_delay_secs(),
+        sqs: adapters::aws::sqs(&sdk),
+        queue_url: config::required(&env, "CREDIT_RETRY_QUEUE_URL", "the credit retry queue (!Ref CreditRetryQueue)")?,
+        base_delay_secs: config::parsed_or(
+            &env,
+            "RETRY_BASE_DELAY_SECS",
+            adapters::billing::SqsRetryQueue::DEFAULT_BASE_DELAY_SECS,
+        )?,
     };
     let (billing, backoff) = (&billing, &backoff);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

@@ -1,6 +1,7 @@
 //! JSON bodies of the dashboard API. Money is always a decimal string in USD.
 
-use adapters::store::{BonusRecord, ReferrerKpis};
+use adapters::store::ReferrerKpis;
+use referral_core::bonus::Bonus;
 use serde_json::{json, Value};
 
 /// `GET /referrals/kpis`.
@@ -16,14 +17,19 @@ pub fn kpis_body(kpis: &ReferrerKpis) -> Value {
 }
 
 /// One row of `GET /referrals/history` (what a referrer may see: no referred-user ids).
-pub fn history_item(record: &BonusRecord) -> Value {
+/// `bonus_amount` is the bonus as computed on the top-up; `net_amount` what it is worth now
+/// (after refunds and disputes; 0 when reversed) and `paid_amount` what Wellflow holds.
+pub fn history_item(bonus: &Bonus) -> Value {
     json!({
-        "payment_id": record.source_payment_id,
-        "created_at": record.created_at,
-        "topup_amount": record.topup_amount,
-        "rate": record.rate,
-        "bonus_amount": record.bonus_amount,
-        "status": record.status,
-        "reason": record.reason,
+        "payment_id": bonus.source_payment_id,
+        "created_at": bonus.created_at,
+        "topup_amount": bonus.topup_amount,
+        "rate": bonus.rate,
+        "bonus_amount": bonus.bonus_amount,
+        "net_amount": bonus.net_amount,
+        "paid_amount": bonus.paid_amount,
+        "refunded_amount": bonus.refunded_amount,
+        "status": bonus.status,
+        "reason": bonus.reason,
     })
 }

@@ -1,10 +1,12 @@
-//! Lambda entry point for the scheduled failed-bonus sweep (EventBridge, every 15 minutes);
-//! the logic lives in `adapters::billing::sweep`.
+//! Lambda entry point for the scheduled sweep of unsettled bonuses (EventBridge, every 15
+//! minutes): moves in flight or failed for longer than `SWEEP_REQUEUE_AFTER_MINUTES` get a
+//! fresh retry message. The logic lives in `referral_core::usecases::sweep`.
 
-use adapters::billing::{settings, sweep};
+use adapters::billing::settings;
 use adapters::config::{self, ProcessEnv};
 use adapters::store::DynamoStore;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use referral_core::usecases::sweep;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -15,10 +17,11 @@ async fn main() -> Result<(), Error> {
     let requeue_after = time::Duration::minutes(config::parsed_or(&ProcessEnv, "SWEEP_REQUEUE_AFTER_MINUTES", 15)?);
     let (store, retry) = (&store, &retry);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
-        let report = sweep::sweep_failed(store, retry, adapters::clock::now(), requeue_after).await?;
+        let report = sweep::sweep_unsettled(store, retry, adapters::clock::now(), requeue_after).await?;
         Ok::<_, Error>(serde_json::json!({
-            "failed_seen": report.failed_seen,
+            "unsettled_seen": report.unsettled_seen,
             "requeued": report.requeued,
+            "awaiting_admin": report.awaiting_admin,
             "older_than_1h": report.older_than_1h,
         }))
     }))

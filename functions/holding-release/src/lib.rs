@@ -1,12 +1,13 @@
 //! Scheduled release of held bonuses (EventBridge, every 15 minutes): every bonus whose
 //! holding period has passed (`release_at <= now`) is credited through Wellflow, at most
 //! `HOLDING_RELEASE_MAX_ROWS` per run (default 200; the next run continues). The logic is
-//! `adapters::billing::holding`; "now" is a parameter so tests never sleep.
+//! `referral_core::usecases::holding`; "now" is a parameter so tests never sleep.
 
-use adapters::billing::holding::{self, ReleaseReport};
-use adapters::billing::{Billing, RetryQueue};
+use adapters::billing::{Billing, BillingError};
 use adapters::config::{self, ConfigError, Source};
-use adapters::store::{Bonuses, HoldingQueries, StoreError};
+use referral_core::ports::Ledger;
+use referral_core::store::{HoldingQueries, Payments};
+use referral_core::usecases::holding::{self, ReleaseReport};
 use time::OffsetDateTime;
 
 /// Hard cap of `HOLDING_RELEASE_MAX_ROWS`: one run must finish well inside its timeout.
@@ -31,14 +32,14 @@ impl ReleaseConfig {
 }
 
 /// One scheduled run at `now`; the JSON is the invocation's result (also logged).
-pub async fn run<S, Q>(
-    billing: &Billing<S, Q>,
+pub async fn run<S, L>(
+    billing: &Billing<S, L>,
     cfg: &ReleaseConfig,
     now: OffsetDateTime,
-) -> Result<serde_json::Value, StoreError>
+) -> Result<serde_json::Value, BillingError>
 where
-    S: Bonuses + HoldingQueries,
-    Q: RetryQueue,
+    S: Payments + HoldingQueries,
+    L: Ledger,
 {
     let ReleaseReport { due_seen, credited, credit_failed, skipped, more_due } =
         holding::release_due(billing, now, cfg.max_rows).await?;

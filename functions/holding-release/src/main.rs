@@ -1,4 +1,6 @@
 //! Lambda entry point for the scheduled holding-period release; billing wiring built once.
+// The release → settle → Wellflow future nests deeply.
+#![recursion_limit = "256"]
 
 use adapters::billing::settings;
 use adapters::config::ProcessEnv;

@@ -22,8 +22,9 @@ use adapters::billing::PartnerEventMessage;
 use adapters::domain::partner_webhook::{event_id, UrlPolicy, SIGNATURE_HEADER};
 use adapters::domain::signature;
 use adapters::metrics::{self, Unit};
-use adapters::store::{Bonuses, DeliveryRecord, PartnerWebhooks};
+use adapters::store::{DeliveryRecord, PartnerWebhooks};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use referral_core::store::Payments;
 
 /// How long delivery-log rows are kept (DynamoDB TTL).
 pub const DELIVERY_LOG_TTL_SECS: i64 = 30 * 24 * 3600;
@@ -78,14 +79,14 @@ fn truncate(mut text: String) -> String {
 /// Decides and (maybe) delivers one message.
 pub async fn process_message<S>(sender: &Sender<S>, message: &SqsMessage) -> MessageOutcome
 where
-    S: Bonuses + PartnerWebhooks,
+    S: Payments + PartnerWebhooks,
 {
     let body = message.body.as_deref().unwrap_or("");
     let Ok(event) = serde_json::from_str::<PartnerEventMessage>(body) else {
         return MessageOutcome::Poison("body is not a partner event message".into());
     };
-    if event.event_id != event_id(&event.payment_id, event.kind) {
-        return MessageOutcome::Poison("event_id does not match payment_id and type".into());
+    if event.event_id != event_id(&event.payment_id, event.kind, event.bonus_version) {
+        return MessageOutcome::Poison("event_id does not match payment_id, type and bonus_version".into());
     }
     let attempt = attempt_of(message);
     let endpoint = match sender.store.webhook_endpoint(&event.referrer_id).await {
@@ -179,7 +180,7 @@ where
 /// Processes a batch; only the messages that must come back are reported as failures.
 pub async fn handle_batch<S>(sender: &Sender<S>, event: SqsEvent) -> SqsBatchResponse
 where
-    S: Bonuses + PartnerWebhooks,
+    S: Payments + PartnerWebhooks,
 {
     let outcomes = futures::future::join_all(event.records.iter().map(|m| process_message(sender, m))).await;
     let mut response = SqsBatchResponse::default();

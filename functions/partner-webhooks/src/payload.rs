@@ -2,28 +2,30 @@
 //! `{"id":"evt_…","type":"bonus.credited","created":<unix>,"data":{"bonus":{…}}}`.
 //!
 //! `data.bonus` is the bonus as it is when delivered (the row is the source of truth); the
-//! event's `id` and `created` come from the payment and the row's history, so every attempt
-//! of one event carries the same id and time. Privacy: the referred user is not identified
+//! event's `id` and `created` come from the payment, the bonus version the event describes
+//! and that version's history entry, so every attempt of one event carries the same id and
+//! time. Types: `bonus.created`, `bonus.credited`, `bonus.reversed`, `bonus.adjusted` (a
+//! credited bonus's `net_amount` changed: partial refund, dispute, dispute won). Privacy: the referred user is not identified
 //! at all (the same rule as the dashboard history); a partner correlates on `payment_id`.
 
 use adapters::billing::PartnerEventMessage;
-use adapters::domain::{BonusStatus, PartnerEventType};
-use adapters::store::BonusRecord;
+use referral_core::bonus::Bonus;
 use serde_json::{json, Value};
 
-/// When the event happened: creation, crediting or reversal time of the bonus.
-pub fn occurred_at(kind: PartnerEventType, bonus: &BonusRecord) -> String {
-    let reversed_at = || bonus.history.iter().rev().find(|e| e.status == BonusStatus::Reversed).map(|e| e.at.clone());
-    match kind {
-        PartnerEventType::BonusCreated => Some(bonus.created_at.clone()),
-        PartnerEventType::BonusCredited => bonus.credited_at.clone(),
-        PartnerEventType::BonusReversed => reversed_at(),
-    }
-    .unwrap_or_else(|| bonus.updated_at.clone())
+/// When the event happened: the time of the history entry of the bonus version it describes
+/// (the row's last change if that entry is missing).
+pub fn occurred_at(message: &PartnerEventMessage, bonus: &Bonus) -> String {
+    let index = usize::try_from(message.bonus_version).unwrap_or(usize::MAX).saturating_sub(1);
+    bonus.history.get(index).map(|entry| entry.at.clone()).unwrap_or_else(|| bonus.updated_at.clone())
 }
 
-pub fn bonus_view(bonus: &BonusRecord) -> Value {
-    let reversed_at = bonus.history.iter().rev().find(|e| e.status == BonusStatus::Reversed).map(|e| e.at.clone());
+pub fn bonus_view(bonus: &Bonus) -> Value {
+    let reversed_at = bonus
+        .history
+        .iter()
+        .rev()
+        .find(|e| e.status == referral_core::bonus::BonusStatus::Reversed)
+        .map(|e| e.at.clone());
     json!({
         "payment_id": bonus.source_payment_id,
         "status": bonus.status,
@@ -31,6 +33,10 @@ pub fn bonus_view(bonus: &BonusRecord) -> Value {
         "topup_amount": bonus.topup_amount,
         "rate": bonus.rate,
         "bonus_amount": bonus.bonus_amount,
+        "net_amount": bonus.net_amount,
+        "paid_amount": bonus.paid_amount,
+        "refunded_amount": bonus.refunded_amount,
+        "disputed_amount": bonus.disputed_amount,
         "reason": bonus.reason,
         "created_at": bonus.created_at,
         "credited_at": bonus.credited_at,
@@ -39,8 +45,8 @@ pub fn bonus_view(bonus: &BonusRecord) -> Value {
 }
 
 /// The exact bytes that are signed and sent.
-pub fn body(message: &PartnerEventMessage, bonus: &BonusRecord) -> String {
-    let created = adapters::clock::parse_rfc3339(&occurred_at(message.kind, bonus)).map(|t| t.unix_timestamp());
+pub fn body(message: &PartnerEventMessage, bonus: &Bonus) -> String {
+    let created = adapters::clock::parse_rfc3339(&occurred_at(message, bonus)).map(|t| t.unix_timestamp());
     json!({
         "id": message.event_id,
         "type": message.kind,

@@ -1,15 +1,26 @@
-//! The payment provider's event body, validated into domain types (pure, no I/O).
+//! Our generic payment-event contract (`POST /webhooks/payments`), validated into the core's
+//! provider-neutral [`PaymentEvent`] (pure, no I/O).
 //!
 //! ```json
 //! {"payment_id":"pay_123","user_id":"u_42","amount":"50.00","currency":"USD",
 //!  "type":"topup.succeeded","occurred_at":"2026-11-25T09:00:00Z"}
 //! ```
+//!
+//! | `type`               | `amount` means                                   |
+//! |----------------------|--------------------------------------------------|
+//! | `topup.succeeded`    | what the payer paid                              |
+//! | `topup.refunded`     | the payment's **total refunded so far** (cumulative: a second partial refund of 20.00 after one of 40.00 is sent as 60.00) |
+//! | `topup.disputed`     | the amount under dispute                         |
+//! | `topup.dispute_won`  | the disputed amount (restored)                   |
+//! | `topup.dispute_lost` | the disputed amount (stays reversed)             |
+//!
 //! Unknown extra fields are ignored (providers add fields); the listed ones are required.
+//! Currency must be `USD` (compared case-insensitively).
 
-use adapters::billing::TopupEvent;
 use adapters::clock;
 use adapters::domain::{PaymentId, Usd, UserId};
 use adapters::ApiError;
+use referral_core::payment::PaymentEventKind;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -23,21 +34,11 @@ struct RawEvent {
     occurred_at: String,
 }
 
-/// A validated event.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PaymentEvent {
-    Succeeded(TopupEvent),
-    Refunded { payment_id: PaymentId, user_id: UserId },
-}
+pub use referral_core::payment::PaymentEvent;
 
-impl PaymentEvent {
-    pub fn payment_id(&self) -> &PaymentId {
-        match self {
-            PaymentEvent::Succeeded(e) => &e.payment_id,
-            PaymentEvent::Refunded { payment_id, .. } => payment_id,
-        }
-    }
-}
+/// The event types of the generic contract.
+pub const EVENT_TYPES: [&str; 5] =
+    ["topup.succeeded", "topup.refunded", "topup.disputed", "topup.dispute_won", "topup.dispute_lost"];
 
 /// Parses and validates the raw body (already signature-checked).
 pub fn parse(body: &[u8]) -> Result<PaymentEvent, ApiError> {
@@ -47,7 +48,7 @@ pub fn parse(body: &[u8]) -> Result<PaymentEvent, ApiError> {
     let user_id = UserId::parse(&raw.user_id).map_err(|e| ApiError::bad_request("invalid_user_id", e.to_string()))?;
     let amount =
         Usd::parse_positive(&raw.amount).map_err(|e| ApiError::bad_request("invalid_amount", e.to_string()))?;
-    if raw.currency != "USD" {
+    if !raw.currency.eq_ignore_ascii_case("USD") {
         return Err(ApiError::unprocessable(
             "unsupported_currency",
             format!(
@@ -58,16 +59,26 @@ pub fn parse(body: &[u8]) -> Result<PaymentEvent, ApiError> {
     }
     let occurred = clock::parse_rfc3339(&raw.occurred_at)
         .ok_or_else(|| ApiError::bad_request("invalid_occurred_at", "occurred_at must be an RFC 3339 timestamp"))?;
-    match raw.kind.as_str() {
-        "topup.succeeded" => Ok(PaymentEvent::Succeeded(TopupEvent {
-            payment_id,
-            user_id,
-            amount,
-            occurred_at: clock::rfc3339(occurred),
-        })),
-        "topup.refunded" => Ok(PaymentEvent::Refunded { payment_id, user_id }),
-        _ => Err(ApiError::bad_request("unknown_event_type", "type must be topup.succeeded or topup.refunded")),
-    }
+    let kind = match raw.kind.as_str() {
+        "topup.succeeded" => PaymentEventKind::Succeeded { amount },
+        "topup.refunded" => PaymentEventKind::Refunded { total: amount },
+        "topup.disputed" => PaymentEventKind::Disputed { amount },
+        "topup.dispute_won" => PaymentEventKind::DisputeWon,
+        "topup.dispute_lost" => PaymentEventKind::DisputeLost { amount },
+        _ => {
+            return Err(ApiError::bad_request(
+                "unknown_event_type",
+                format!("type must be one of {}", EVENT_TYPES.join(", ")),
+            ))
+        }
+    };
+    Ok(PaymentEvent {
+        payment_id,
+        user_id: Some(user_id),
+        kind,
+        occurred_at: clock::rfc3339(occurred),
+        provider_event_id: None,
+    })
 }
 
 #[cfg(test)]
@@ -82,10 +93,16 @@ mod tests {
     }
 
     #[test]
-    fn parses_a_topup() {
-        let PaymentEvent::Succeeded(e) = parse(&body("50.00", "USD", "topup.succeeded")).unwrap() else { panic!() };
-        assert_eq!(e.amount, Usd::cents(5000));
+    fn parses_every_event_type() {
+        let e = parse(&body("50.00", "USD", "topup.succeeded")).unwrap();
+        assert_eq!(e.kind, PaymentEventKind::Succeeded { amount: Usd::cents(5000) });
         assert_eq!(e.occurred_at, "2026-11-25T09:00:00.000Z");
+        assert_eq!(e.user_id, Some(UserId::parse("u_1").unwrap()));
+        let kind = |t: &str| parse(&body("40.00", "usd", t)).unwrap().kind;
+        assert_eq!(kind("topup.refunded"), PaymentEventKind::Refunded { total: Usd::cents(4000) });
+        assert_eq!(kind("topup.disputed"), PaymentEventKind::Disputed { amount: Usd::cents(4000) });
+        assert_eq!(kind("topup.dispute_won"), PaymentEventKind::DisputeWon);
+        assert_eq!(kind("topup.dispute_lost"), PaymentEventKind::DisputeLost { amount: Usd::cents(4000) });
     }
 
     #[test]

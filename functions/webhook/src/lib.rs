@@ -1,22 +1,25 @@
 //! Payment webhook Lambda: `POST /webhooks/payments` from the payment provider.
 //!
-//! Signature first (`X-Signature: t=…,v1=…`, over the raw body), then validation, then the
-//! billing flow. Answers: 200 for every event we took responsibility for (including
-//! duplicates and a Wellflow failure — the row is `failed` and retried by us, the provider
-//! must not retry our internal failure); 4xx for the caller's mistakes, nothing written;
-//! 503 when DynamoDB (or, for refunds, Wellflow) is unavailable, so the provider retries.
+//! Signature first (`X-Signature: t=…,v1=…`, over the raw body), then validation into the
+//! core's `PaymentEvent`, then `referral_core::usecases::payment_events`. Answers: 200 for
+//! every event we took responsibility for (including duplicates, events that change nothing,
+//! and a Wellflow failure — the row is `failed` and retried by us; the provider must not
+//! retry our internal failure); 4xx for the caller's mistakes, nothing written; 503 when
+//! DynamoDB is unavailable, so the provider retries.
 
 pub mod event;
+pub mod stripe;
 
-use adapters::billing::{
-    process_refund, process_topup, Billing, BillingError, CreditOutcome, RefundOutcome, RetryQueue, TopupOutcome,
-};
+use adapters::billing::{Billing, BillingError};
 use adapters::config::{self, ConfigError, Source};
 use adapters::domain::signature;
-use adapters::store::{BonusRecord, Bonuses, Users};
 use adapters::ApiError;
 use lambda_http::http::StatusCode;
 use lambda_http::{http, Body, Request, Response};
+use referral_core::bonus::{Bonus, BonusStatus, FailureKind, MoveKind};
+use referral_core::ports::Ledger;
+use referral_core::store::Payments;
+use referral_core::usecases::payment_events::{handle_payment_event, EventOutcome};
 use serde_json::json;
 
 pub use event::{parse, PaymentEvent};
@@ -54,22 +57,22 @@ impl WebhookConfig {
     }
 }
 
-pub async fn handle<S, Q>(billing: &Billing<S, Q>, cfg: &WebhookConfig, req: &Request) -> Response<Body>
+pub async fn handle<S, L>(billing: &Billing<S, L>, cfg: &WebhookConfig, req: &Request) -> Response<Body>
 where
-    S: Bonuses + Users,
-    Q: RetryQueue,
+    S: Payments,
+    L: Ledger,
 {
     adapters::http::respond(handle_inner(billing, cfg, req).await)
 }
 
-async fn handle_inner<S, Q>(
-    billing: &Billing<S, Q>,
+async fn handle_inner<S, L>(
+    billing: &Billing<S, L>,
     cfg: &WebhookConfig,
     req: &Request,
 ) -> Result<Response<Body>, ApiError>
 where
-    S: Bonuses + Users,
-    Q: RetryQueue,
+    S: Payments,
+    L: Ledger,
 {
     if req.method() != http::Method::POST {
         return Err(ApiError::method_not_allowed("POST"));
@@ -77,52 +80,71 @@ where
     let body = adapters::http::body_bytes(req, MAX_BODY_BYTES)?;
     adapters::auth::verify_signed(req, body, &cfg.secrets, cfg.tolerance_secs)?;
     let event = parse(body)?;
-    let payment_id = event.payment_id().clone();
-    let result = match &event {
-        PaymentEvent::Succeeded(topup) => process_topup(billing, topup).await.map(topup_response),
-        PaymentEvent::Refunded { payment_id, .. } => process_refund(billing, payment_id).await.map(refund_response),
-    };
-    result.map(|value| adapters::http::json(StatusCode::OK, &value)).map_err(|err| {
-        tracing::error!(payment_id = %payment_id, error = %err, outcome = "unavailable", "webhook not processed; provider will retry");
-        match err {
-            BillingError::Wellflow(_) => ApiError::unavailable("the billing service is unavailable; retry later"),
-            _ => ApiError::unavailable("storage is unavailable; retry later"),
-        }
-    })
+    process(billing, &event).await
 }
 
-fn bonus_json(record: &BonusRecord) -> serde_json::Value {
-    json!({
-        "bonus_key": record.bonus_key,
-        "status": record.status,
-        "amount": record.bonus_amount,
-        "rate": record.rate,
-        "reason": record.reason,
-    })
-}
-
-fn topup_response(outcome: TopupOutcome) -> serde_json::Value {
-    match outcome {
-        TopupOutcome::BelowMinimum => json!({ "outcome": "below_minimum" }),
-        TopupOutcome::NotReferred => json!({ "outcome": "not_referred" }),
-        TopupOutcome::Duplicate(r) => json!({ "outcome": "duplicate", "bonus": bonus_json(&r) }),
-        TopupOutcome::Held(r) => json!({ "outcome": "held", "bonus": bonus_json(&r) }),
-        TopupOutcome::Credit(CreditOutcome::Credited(r)) => json!({ "outcome": "credited", "bonus": bonus_json(&r) }),
-        TopupOutcome::Credit(CreditOutcome::Failed { record, retry_scheduled, .. }) => {
-            json!({ "outcome": "credit_failed", "retry_scheduled": retry_scheduled, "bonus": bonus_json(&record) })
-        }
-        TopupOutcome::Credit(CreditOutcome::AlreadyDecided(r)) => {
-            json!({ "outcome": "duplicate", "bonus": bonus_json(&r) })
+/// Runs a validated event through the core and renders the answer (shared by every provider
+/// adapter of this function).
+pub async fn process<S, L>(billing: &Billing<S, L>, event: &PaymentEvent) -> Result<Response<Body>, ApiError>
+where
+    S: Payments,
+    L: Ledger,
+{
+    match handle_payment_event(billing, event).await {
+        Ok(outcome) => Ok(adapters::http::json(StatusCode::OK, &outcome_json(&outcome))),
+        Err(err) => {
+            tracing::error!(payment_id = %event.payment_id, error = %err, outcome = "unavailable", "webhook not processed; provider will retry");
+            Err(match err {
+                BillingError::Store(_) => ApiError::unavailable("storage is unavailable; retry later"),
+                BillingError::Contended(_) => ApiError::unavailable("the bonus is busy; retry later"),
+            })
         }
     }
 }
 
-fn refund_response(outcome: RefundOutcome) -> serde_json::Value {
+/// The bonus as the provider's answer shows it.
+pub fn bonus_json(bonus: &Bonus) -> serde_json::Value {
+    json!({
+        "bonus_key": bonus.bonus_key,
+        "status": bonus.status,
+        "reason": bonus.reason,
+        "amount": bonus.net_amount,
+        "paid_amount": bonus.paid_amount,
+        "bonus_amount": bonus.bonus_amount,
+        "rate": bonus.rate,
+        "refunded_amount": bonus.refunded_amount,
+        "disputed_amount": bonus.disputed_amount,
+    })
+}
+
+/// What happened, in one word: `credited`, `held`, `reversed`, `credit_failed` /
+/// `debit_failed` (retried by us), `pending`, `recorded` (a refund or dispute before its
+/// success), `duplicate` (nothing new), `not_referred`, `below_minimum`.
+pub fn outcome_json(outcome: &EventOutcome) -> serde_json::Value {
     match outcome {
-        RefundOutcome::NoBonus => json!({ "outcome": "no_bonus" }),
-        RefundOutcome::AlreadyReversed(r) => json!({ "outcome": "already_reversed", "bonus": bonus_json(&r) }),
-        RefundOutcome::Reversed { record, debited } => {
-            json!({ "outcome": "reversed", "debited": debited, "bonus": bonus_json(&record) })
+        EventOutcome::BelowMinimum => json!({ "outcome": "below_minimum" }),
+        EventOutcome::NotReferred => json!({ "outcome": "not_referred" }),
+        EventOutcome::Recorded => json!({ "outcome": "recorded" }),
+        EventOutcome::Unchanged { why, bonus, .. } => {
+            json!({ "outcome": "duplicate", "why": why.as_str(), "bonus": bonus.as_deref().map(bonus_json) })
+        }
+        EventOutcome::Bonus { created, bonus, .. } => {
+            let step = bonus.ledger.in_flight();
+            let label = match bonus.status {
+                BonusStatus::Credited => "credited",
+                BonusStatus::Reversed => "reversed",
+                BonusStatus::Pending if step.is_none() => "held",
+                BonusStatus::Pending => "pending",
+                BonusStatus::Failed if step.is_some_and(|m| m.kind == MoveKind::Debit) => "debit_failed",
+                BonusStatus::Failed => "credit_failed",
+            };
+            let retry_scheduled = step.and_then(|m| m.last_failure.as_ref()).map(|f| f.kind == FailureKind::Unknown);
+            json!({
+                "outcome": label,
+                "created": created,
+                "retry_scheduled": retry_scheduled,
+                "bonus": bonus_json(bonus),
+            })
         }
     }
 }

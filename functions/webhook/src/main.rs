@@ -1,5 +1,5 @@
-//! Lambda entry point for the payment webhook: secrets, config, store, Wellflow client and
-//! retry queue are built once per cold start; requests go to `webhook::handle`.
+//! Lambda entry point for the payment webhook: secrets, config, store and Wellflow client are
+//! built once per cold start; requests go to `webhook::handle`.
 
 use adapters::billing::settings;
 use adapters::config::ProcessEnv;
@@ -7,8 +7,13 @@ use adapters::secrets::{self, Secret};
 use lambda_http::{service_fn, Error, Request};
 use webhook::WebhookConfig;
 
-/// Read from Secrets Manager at cold start (`<NAME>_SECRET_ARN` in the environment).
-const SECRETS: &[Secret] = &[Secret::text("WEBHOOK_SECRETS"), Secret::text("WELLFLOW_API_KEY")];
+/// Read from Secrets Manager at cold start (`<NAME>_SECRET_ARN` in the environment). The Stripe
+/// endpoint exists only where its secret is configured (template parameter StripeEnabled).
+const SECRETS: &[Secret] = &[
+    Secret::text("WEBHOOK_SECRETS"),
+    Secret::text("WELLFLOW_API_KEY"),
+    Secret::text("STRIPE_WEBHOOK_SECRETS").optional(),
+];
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

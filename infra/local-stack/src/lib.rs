@@ -6,6 +6,7 @@
 
 pub mod esm;
 mod schema;
+pub mod stream;
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
+    ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -36,11 +37,13 @@ pub fn local_sdk_config(endpoint: &str) -> SdkConfig {
         .build()
 }
 
-/// What was created: the table name, each queue's URL and each secret's ARN by logical id,
-/// and which function variable names which secret.
+/// What was created: the table name (and its stream), each queue's URL and each secret's ARN
+/// by logical id, and which function variable names which secret.
 #[derive(Debug, Clone)]
 pub struct Provisioned {
     pub table_name: String,
+    /// The table's stream, when the template declares one (the outbox).
+    pub stream_arn: Option<String>,
     pub queue_urls: BTreeMap<String, String>,
     pub secret_arns: BTreeMap<String, String>,
     /// `WEBHOOK_SECRETS_SECRET_ARN` → `WebhookSigningSecret` (from the functions' environments).
@@ -52,6 +55,9 @@ impl Provisioned {
     /// `WEBHOOK_SECRETS_SECRET_ARN` (only names and ARNs, never a secret's value).
     pub fn env(&self) -> Vec<(String, String)> {
         let mut env = vec![("TABLE_NAME".to_string(), self.table_name.clone())];
+        if let Some(arn) = &self.stream_arn {
+            env.push(("TABLE_STREAM_ARN".to_string(), arn.clone()));
+        }
         for (logical, url) in &self.queue_urls {
             env.push((format!("{}_URL", screaming_snake(logical)), url.clone()));
         }
@@ -121,7 +127,7 @@ pub async fn provision(
             SchemaError::Unsupported(format!("expected one DynamoDB table, found {}", schema.tables.len())).into()
         );
     };
-    create_table(&dynamo, table_name, table).await?;
+    let stream_arn = create_table(&dynamo, table_name, table).await?;
 
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let mut queue_urls = BTreeMap::new();
@@ -174,13 +180,19 @@ pub async fn provision(
     }
     Ok(Provisioned {
         table_name: table_name.to_string(),
+        stream_arn,
         queue_urls,
         secret_arns,
         secret_vars: schema.secret_vars.clone(),
     })
 }
 
-async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, def: &TableDef) -> Result<(), ProvisionError> {
+/// Creates the table; returns its stream ARN when it has one.
+async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    def: &TableDef,
+) -> Result<Option<String>, ProvisionError> {
     let key = |(attr, kind): &(String, String)| {
         KeySchemaElement::builder()
             .attribute_name(attr)
@@ -212,8 +224,17 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, def: &Table
         }
         req = req.global_secondary_indexes(builder.build().expect("index fields set"));
     }
-    req.send().await.map_err(|e| aws_err(format!("table {name}"), e))?;
-    Ok(())
+    if let Some(view) = &def.stream_view_type {
+        req = req.stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(view.as_str()))
+                .build()
+                .expect("enabled set"),
+        );
+    }
+    let out = req.send().await.map_err(|e| aws_err(format!("table {name}"), e))?;
+    Ok(out.table_description.and_then(|t| t.latest_stream_arn))
 }
 
 #[cfg(test)]

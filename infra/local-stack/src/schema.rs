@@ -32,6 +32,8 @@ pub struct TableDef {
     /// (attribute name, HASH/RANGE)
     pub key_schema: Vec<(String, String)>,
     pub gsis: Vec<GsiDef>,
+    /// `StreamSpecification.StreamViewType` (`NEW_IMAGE`, …) when the table has a stream.
+    pub stream_view_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -146,11 +148,21 @@ fn secret(id: &str, props: &Value) -> Result<SecretDef, SchemaError> {
     Ok(SecretDef { logical_id: id.to_string(), initial })
 }
 
-/// `!Ref X` (short or long form) → `X`.
+/// `!Ref X` (short or long form) → `X`; also `!If [Cond, !Ref X, !Ref AWS::NoValue]` (a secret
+/// only some stacks have, e.g. Stripe's: locally every such secret exists).
 fn reference(v: &Value) -> Option<String> {
+    let conditional = |branches: &Value| match branches.as_sequence().map(Vec::as_slice) {
+        Some([_, then, otherwise]) if reference(otherwise).as_deref() == Some("AWS::NoValue") => reference(then),
+        _ => None,
+    };
     match v {
         Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str().map(str::to_string),
-        Value::Mapping(m) if m.len() == 1 => m.get("Ref")?.as_str().map(str::to_string),
+        Value::Tagged(tagged) if tagged.tag == "If" => conditional(&tagged.value),
+        Value::Mapping(m) if m.len() == 1 => match (m.get("Ref"), m.get("Fn::If")) {
+            (Some(r), _) => r.as_str().map(str::to_string),
+            (_, Some(branches)) => conditional(branches),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -183,6 +195,7 @@ fn table(id: &str, props: &Value) -> Result<TableDef, SchemaError> {
         attributes: pairs(need("AttributeDefinitions")?, "AttributeName", "AttributeType", id)?,
         key_schema: pairs(need("KeySchema")?, "AttributeName", "KeyType", id)?,
         gsis,
+        stream_view_type: props.get("StreamSpecification").and_then(|s| s.get("StreamViewType")).and_then(text),
     })
 }
 
@@ -234,7 +247,8 @@ mod tests {
         assert_eq!(schema.tables.len(), 1);
         let table = &schema.tables[0];
         assert_eq!(table.key_schema, vec![("PK".into(), "HASH".into()), ("SK".into(), "RANGE".into())]);
-        assert!(table.gsis.iter().any(|g| g.name == "GSI1" && g.projection == "ALL"));
+        assert!(table.gsis.iter().any(|g| g.name == "GSI1" && g.projection == "KEYS_ONLY"));
+        assert_eq!(table.stream_view_type.as_deref(), Some("NEW_IMAGE"), "the outbox stream");
         // A Number-typed index sort key and a KEYS_ONLY projection (the leaderboard).
         let gsi3 = table.gsis.iter().find(|g| g.name == "GSI3").unwrap();
         assert_eq!(gsi3.key_schema, vec![("LBPK".into(), "HASH".into()), ("LBSCORE".into(), "RANGE".into())]);
@@ -256,6 +270,11 @@ mod tests {
         );
         assert_eq!(schema.secret_vars.get("IP_HASH_KEY_SECRET_ARN").map(String::as_str), Some("IpHashKeySecret"));
         assert!(schema.secret_vars.keys().all(|v| v.ends_with("_SECRET_ARN")), "{:?}", schema.secret_vars);
+        // A conditional secret (!If [HasStripe, !Ref ..., !Ref AWS::NoValue]) is mapped too.
+        assert_eq!(
+            schema.secret_vars.get("STRIPE_WEBHOOK_SECRETS_SECRET_ARN").map(String::as_str),
+            Some("StripeWebhookSigningSecret")
+        );
     }
 
     #[test]
@@ -264,5 +283,15 @@ mod tests {
         assert!(parse_template(both).is_err());
         let neither = "Resources:\n  S:\n    Type: AWS::SecretsManager::Secret\n    Properties: {}\n";
         assert!(parse_template(neither).is_err());
+    }
+
+    #[test]
+    fn the_local_stream_mapping_filters_like_the_template() {
+        let doc: Value = serde_yaml::from_str(include_str!("../../../template.yaml")).unwrap();
+        let pattern = doc["Resources"]["OutboxDispatcherFunction"]["Properties"]["Events"]["Outbox"]["Properties"]
+            ["FilterCriteria"]["Filters"][0]["Pattern"]
+            .as_str()
+            .expect("the outbox mapping has a filter pattern");
+        assert_eq!(pattern, crate::stream::OUTBOX_FILTER_PATTERN);
     }
 }

@@ -20,15 +20,21 @@ pub const SIGNATURE_HEADER: &str = "x-signature";
 /// Verifies the request's signature over the raw body.
 pub fn verify_signed(req: &Request, body: &[u8], secrets: &[String], tolerance_secs: i64) -> Result<(), ApiError> {
     let now = crate::clock::now().unix_timestamp();
-    signature::verify(crate::http::header(req, SIGNATURE_HEADER), body, secrets, now, tolerance_secs).map_err(|e| {
-        match e {
-            SignatureError::Missing | SignatureError::Malformed => {
-                ApiError::bad_request("invalid_signature_header", format!("{e}; header {SIGNATURE_HEADER}"))
-            }
-            SignatureError::Expired(_) => ApiError::new(StatusCode::UNAUTHORIZED, "signature_expired", e.to_string()),
-            SignatureError::Mismatch => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string()),
+    signature::verify(crate::http::header(req, SIGNATURE_HEADER), body, secrets, now, tolerance_secs)
+        .map_err(|e| signature_error(e, SIGNATURE_HEADER))
+}
+
+/// The answer to a failed signature check on `header`: 400 when the header is missing or
+/// malformed (the caller's integration is broken), 401 when it is well formed but stale or
+/// wrong (not signed by anyone holding one of our secrets).
+pub fn signature_error(e: SignatureError, header: &str) -> ApiError {
+    match e {
+        SignatureError::Missing | SignatureError::Malformed => {
+            ApiError::bad_request("invalid_signature_header", format!("{e}; header {header}"))
         }
-    })
+        SignatureError::Expired(_) => ApiError::new(StatusCode::UNAUTHORIZED, "signature_expired", e.to_string()),
+        SignatureError::Mismatch => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string()),
+    }
 }
 
 /// The verified caller of a bearer JWT.

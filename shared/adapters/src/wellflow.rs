@@ -428,6 +428,48 @@ impl WellflowClient {
     }
 }
 
+/// Wellflow as the core's ledger port: credits and debits with the move's idempotency key.
+impl referral_core::ports::Ledger for WellflowClient {
+    async fn transfer(
+        &self,
+        request: &referral_core::ports::TransferRequest<'_>,
+    ) -> Result<referral_core::ports::Transfer, referral_core::ports::LedgerError> {
+        use referral_core::bonus::MoveKind;
+        let account = request.account.as_str();
+        let amount = request.amount.decimal();
+        let result = match request.kind {
+            MoveKind::Credit => self.credit(account, amount, request.idempotency_key, &request.description).await,
+            MoveKind::Debit => self.debit(account, amount, request.idempotency_key, &request.description).await,
+        };
+        result
+            .map(|t| referral_core::ports::Transfer { transaction_id: t.transaction_id, replayed: t.replayed })
+            .map_err(|err| referral_core::ports::LedgerError {
+                kind: err.failure_kind(),
+                code: err.code().to_string(),
+                message: err.to_string(),
+            })
+    }
+}
+
+impl WellflowError {
+    /// What the failure means for the money: `Refused` only when Wellflow (or this client,
+    /// before sending) definitely did not apply it and retrying will not help by itself;
+    /// everything that may have been applied, or may succeed later (timeouts, 5xx, 401/403
+    /// while a key is being fixed, 408/429), is `Unknown` and retried with the same key.
+    pub fn failure_kind(&self) -> referral_core::bonus::FailureKind {
+        use referral_core::bonus::FailureKind;
+        match self {
+            Self::Rejected { status: 408 | 429, .. } => FailureKind::Unknown,
+            Self::Rejected { .. } | Self::InvalidInput(_) | Self::InvalidConfig(_) => FailureKind::Refused,
+            Self::Timeout
+            | Self::Unreachable(_)
+            | Self::Server { .. }
+            | Self::Unauthorized
+            | Self::InvalidResponse(_) => FailureKind::Unknown,
+        }
+    }
+}
+
 fn parse_base_url(raw: &str) -> Result<Url, WellflowError> {
     let invalid = |why: &str| WellflowError::InvalidConfig(format!("invalid Wellflow base URL: {why}"));
     let url = Url::parse(raw.trim()).map_err(|err| invalid(&err.to_string()))?;

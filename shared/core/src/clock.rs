@@ -21,6 +21,32 @@ pub fn parse_rfc3339(raw: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(raw, &Rfc3339).ok()
 }
 
+/// The UTC day (`yyyy-mm-dd`) of a timestamp made by [`rfc3339`].
+pub fn day_of(timestamp: &str) -> &str {
+    timestamp.get(..10).unwrap_or(timestamp)
+}
+
+/// The UTC month (`yyyy-mm`) of a timestamp made by [`rfc3339`].
+pub fn month_of(timestamp: &str) -> &str {
+    timestamp.get(..7).unwrap_or(timestamp)
+}
+
+/// Where the rules get the time from: the system clock in production, a manual clock in
+/// tests and the simulation.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The system clock (UTC).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        now()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,9 +6,13 @@
 //! crate has no AWS SDK, Lambda, HTTP or reqwest dependency — `cargo tree -p referral-core`
 //! proves it — so the rules cannot reach for infrastructure; `adapters` implements the ports.
 
-pub mod attribution;
+pub mod bonus;
 pub mod clock;
 pub mod domain;
 pub mod metrics;
 pub mod payment;
+pub mod ports;
 pub mod store;
+pub mod usecases;
+
+pub use usecases::attribution;

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use adapters::domain::{BonusStatus, UserId};
-use adapters::store::{Bonuses, Leaderboard, Transition, TransitionOutcome};
+use adapters::store::Leaderboard;
 use base64::Engine;
 use integration_tests::billing::{BillingHarness, REFERRER_IP};
 use integration_tests::body_json;
@@ -38,16 +38,19 @@ async fn seeded() -> (BillingHarness, String) {
     assert_eq!(h.bonus("lb_dan").await.unwrap().status, BonusStatus::Reversed);
 
     // olga's referral signed up from olga's own IP: the bonus is held (same_ip); it is then
-    // approved through the real store transition, back-dated into an earlier month (the
-    // webhook and admin paths always use "now").
+    // approved by an admin whose clock is 400 days back, so it is credited into an earlier
+    // month (the real approve flow; only the clock is moved).
     h.refer_from("olga", "u_olga", REFERRER_IP).await;
     h.topup("lb_olga", "u_olga", "500.00").await;
     let held = h.bonus("lb_olga").await.unwrap();
     assert_eq!(held.status, BonusStatus::Pending);
-    let earlier = adapters::clock::rfc3339(adapters::clock::now() - time::Duration::days(400));
-    let credited = h.store().transition(&held, &Transition::new(BonusStatus::Credited, "test", earlier.clone())).await;
-    assert!(matches!(credited.unwrap(), TransitionOutcome::Applied(_)));
-    (h, earlier[..7].to_string())
+    let earlier = adapters::clock::now() - time::Duration::days(400);
+    let mut back_then = h.billing.clone();
+    back_then.clock = std::sync::Arc::new(integration_tests::FixedClock(earlier));
+    let pid = adapters::domain::PaymentId::parse("lb_olga").unwrap();
+    let approved = referral_core::usecases::moderation::approve(&back_then, &pid, "admin:test", None).await.unwrap();
+    assert!(matches!(approved, referral_core::usecases::moderation::ModerationOutcome::Approved(_)), "{approved:?}");
+    (h, adapters::clock::rfc3339(earlier)[..7].to_string())
 }
 
 async fn board(h: &BillingHarness, query: &str, caller: &str) -> Value {

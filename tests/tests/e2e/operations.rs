@@ -1,10 +1,10 @@
-//! Operations: EMF metric lines emitted by the real flows, and the failed-bonus sweeper
-//! that re-enqueues stuck bonuses and reports the ones owed for over an hour.
+//! Operations: EMF metric lines emitted by the real flows, and the sweeper that re-enqueues
+//! bonuses whose Wellflow move sits idle and reports the ones owed for over an hour.
 
-use adapters::billing::{sweep, SqsRetryQueue};
 use adapters::domain::BonusStatus;
 use fake_wellflow::Fault;
 use integration_tests::billing::BillingHarness;
+use referral_core::usecases::sweep;
 use serde_json::Value;
 
 fn lines_for(payment: &str) -> Vec<Value> {
@@ -60,28 +60,35 @@ async fn money_flows_emit_embedded_metric_format_lines() {
 
 #[tokio::test]
 async fn the_sweeper_requeues_stuck_failed_bonuses_and_reports_old_ones() {
-    let mut h = BillingHarness::new().await;
+    let h = BillingHarness::new().await;
     h.refer("alice", "bob").await;
-    // The retry message cannot be sent (no such queue): the row is failed with nothing queued.
-    let good_retry = h.billing.retry.clone();
-    h.billing.retry =
-        SqsRetryQueue::new(h.stack.sqs.clone(), format!("{}-missing", h.stack.queue_url("CreditRetryQueue")), 0);
+    // Wellflow is down: the row is failed and its retry sits in the outbox; the outbox is
+    // never delivered here (as if the dispatcher were broken), so no retry message exists.
     h.wellflow.set_fault(Fault::Down);
     let v = integration_tests::body_json(&h.topup("stuck", "bob", "50.00").await);
-    assert_eq!(v["retry_scheduled"], false);
+    assert_eq!((v["outcome"].as_str(), v["retry_scheduled"].as_bool()), (Some("credit_failed"), Some(true)), "{v}");
     h.wellflow.set_fault(Fault::Ok);
     assert!(h.drain_queue("CreditRetryQueue").await.is_empty());
 
     let now = adapters::clock::now();
-    let fresh = sweep::sweep_failed(h.store(), &good_retry, now, time::Duration::minutes(15)).await.unwrap();
-    assert_eq!((fresh.failed_seen, fresh.requeued, fresh.older_than_1h), (1, 0, 0), "too recent to touch");
+    let fresh = sweep::sweep_unsettled(h.store(), &h.retry, now, time::Duration::minutes(15)).await.unwrap();
+    assert_eq!((fresh.unsettled_seen, fresh.requeued, fresh.older_than_1h), (0, 0, 0), "too recent to touch");
 
     let later = now + time::Duration::minutes(61);
-    let report = sweep::sweep_failed(h.store(), &good_retry, later, time::Duration::minutes(15)).await.unwrap();
-    assert_eq!((report.failed_seen, report.requeued, report.older_than_1h), (1, 1, 1));
+    let report = sweep::sweep_unsettled(h.store(), &h.retry, later, time::Duration::minutes(15)).await.unwrap();
+    assert_eq!((report.unsettled_seen, report.requeued, report.older_than_1h), (1, 1, 1));
 
-    h.billing.retry = good_retry;
-    h.run_retries(5).await;
+    // The sweeper's message settles it (the retry consumer sends the same key once).
+    let backoff = h.backoff();
+    local_stack::esm::poll_once(&h.stack.sqs, &backoff.queue_url, 0, |event| async {
+        Ok(credit_retry::handle_batch(&h.billing, &backoff, event).await)
+    })
+    .await
+    .unwrap()
+    .expect("the sweeper queued one message");
     assert_eq!(h.bonus("stuck").await.unwrap().status, BonusStatus::Credited);
+    assert_eq!(h.wellflow.stats().credits_applied, 1);
+    // The outbox's own (late) retry then changes nothing.
+    h.run_retries(5).await;
     assert_eq!(h.wellflow.stats().credits_applied, 1);
 }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use adapters::billing::{Billing, SqsRetryQueue};
+use adapters::billing::{LiveBilling, SqsRetryQueue};
 use adapters::domain::{BonusStatus, UserId};
 use adapters::store::Users;
 use fake_wellflow::Fault;
@@ -175,7 +175,7 @@ async fn outages() {
     // The webhook's store goes through a proxy that can make DynamoDB unreachable.
     let proxy = FaultProxy::start(&moto.endpoint).await;
     let proxied: Vec<_> =
-        cells.iter().map(|h| Billing { store: proxy.dynamo_store(h.stack.table()), ..h.billing.clone() }).collect();
+        cells.iter().map(|h| LiveBilling { store: proxy.dynamo_store(h.stack.table()), ..h.billing.clone() }).collect();
     let targets: Vec<_> = cells.iter().zip(&proxied).map(|(h, b)| WebhookTarget::with_billing(h, b.clone())).collect();
     let order = &plan.deliveries;
     let mut stats = DeliveryStats::default();
@@ -265,11 +265,7 @@ async fn outages() {
 
 /// While DynamoDB is cut: the redirect still sends visitors on (with the cookie), every other
 /// function answers 503 in the error envelope — never a 500, never a hang.
-async fn side_doors_during_a_dynamodb_outage(
-    h: &BillingHarness,
-    proxy: &FaultProxy,
-    proxied: &Billing<adapters::store::DynamoStore, SqsRetryQueue>,
-) {
+async fn side_doors_during_a_dynamodb_outage(h: &BillingHarness, proxy: &FaultProxy, proxied: &LiveBilling) {
     assert!(proxy.is_cut());
     let code = h.store().ensure_code(&UserId::parse("ref000").unwrap()).await.unwrap();
     let cfg = redirect::RedirectConfig {
@@ -331,33 +327,28 @@ async fn a_failed_retry_enqueue_leaves_the_bonus_listed_for_admins_who_settle_it
     for u in 0..3 {
         h.refer("alice", &format!("sqs{u}")).await;
     }
-    // The retry queue points at a queue that does not exist: every SendMessage fails.
-    let real = h.stack.queue_url("CreditRetryQueue");
-    let missing = format!("{}/no-such-queue", &real[..real.rfind('/').unwrap()]);
-    let broken = Billing { retry: SqsRetryQueue::new(h.stack.sqs.clone(), missing, 0), ..h.billing.clone() };
     h.wellflow.set_fault(Fault::Unavailable);
     let amounts = ["10.10", "33.33", "250.00"];
     let mut expected = Decimal::ZERO;
     for (u, amount) in amounts.iter().enumerate() {
-        let body = BillingHarness::event_body(&format!("sqs-pay{u}"), &format!("sqs{u}"), amount, "topup.succeeded");
-        let req = BillingHarness::signed("/webhooks/payments", &body, WEBHOOK_SECRET);
-        let resp = webhook::handle(&broken, &h.webhook_cfg, &req).await;
+        let resp = h.topup(&format!("sqs-pay{u}"), &format!("sqs{u}"), amount).await;
         assert_eq!(resp.status(), 200);
         let v = body_json(&resp);
-        assert_eq!(
-            (v["outcome"].as_str(), v["retry_scheduled"].as_bool()),
-            (Some("credit_failed"), Some(false)),
-            "{v}"
-        );
-        // The provider's duplicate also tries (and fails) to enqueue: still 200, still one row.
-        let again = webhook::handle(&broken, &h.webhook_cfg, &req).await;
+        assert_eq!((v["outcome"].as_str(), v["retry_scheduled"].as_bool()), (Some("credit_failed"), Some(true)), "{v}");
+        // The provider's duplicate tries again (and fails again): still 200, still one row.
+        let again = h.topup(&format!("sqs-pay{u}"), &format!("sqs{u}"), amount).await;
         assert_eq!(body_json(&again)["outcome"], "duplicate");
         expected += h.bonus(&format!("sqs-pay{u}")).await.unwrap().bonus_amount.decimal();
     }
     assert_eq!(expected, Decimal::new(51 + 167 + 1250, 2), "0.505→0.51, 1.6665→1.67, 12.50");
     h.wellflow.set_fault(Fault::Ok);
+    // The outbox holds the retries, but the dispatcher cannot reach the retry queue (it does
+    // not exist): every delivery fails and is left on the stream.
+    let real = h.stack.queue_url("CreditRetryQueue");
+    let missing =
+        SqsRetryQueue::new(h.stack.sqs.clone(), format!("{}/no-such-queue", &real[..real.rfind('/').unwrap()]), 0);
+    assert_eq!(h.drain_outbox_with(&missing).await, 0, "no retry could be enqueued");
     assert!(h.drain_queue("CreditRetryQueue").await.is_empty(), "no retry message exists");
-    assert_eq!(h.run_retries(10).await, 0);
 
     // The moderation queue is the safety net: every failed row is listed …
     let ops = token("ops-1", Some("admin"), 600);
@@ -367,7 +358,7 @@ async fn a_failed_retry_enqueue_leaves_the_bonus_listed_for_admins_who_settle_it
     ids.sort();
     assert_eq!(ids, ["sqs-pay0", "sqs-pay1", "sqs-pay2"]);
     for item in listed["items"].as_array().unwrap() {
-        assert_eq!(item["attempts"], 1, "{item}");
+        assert_eq!(item["attempts"], 2, "the delivery and its duplicate: {item}");
     }
     // … and settled once by a bulk approval (a second one changes nothing).
     let bulk = json!({"action": "approve", "payment_ids": ["sqs-pay0", "sqs-pay1", "sqs-pay2"]});
@@ -375,6 +366,8 @@ async fn a_failed_retry_enqueue_leaves_the_bonus_listed_for_admins_who_settle_it
     assert!(resp["results"].as_array().unwrap().iter().all(|r| r["outcome"] == "credited"), "{resp}");
     let again = body_json(&h.admin_call("POST", "/admin/bonuses/bulk", Some(&ops), Some(bulk)).await);
     assert!(again["results"].as_array().unwrap().iter().all(|r| r["outcome"] == "not_open"), "{again}");
+    // The queue is back: the stream re-delivers the held-back retries, which change nothing.
+    h.run_retries(10).await;
     let stats = h.wellflow.stats();
     assert_eq!(stats.credits_applied, 3);
     assert_eq!(h.wellflow.balance("alice"), expected);

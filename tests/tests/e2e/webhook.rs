@@ -166,6 +166,9 @@ async fn wellflow_down_leaves_the_row_failed_answers_200_and_enqueues_a_retry() 
         assert_eq!(row.status, BonusStatus::Failed);
         assert_eq!(row.attempts, 1);
         assert!(row.last_error.as_deref().unwrap().starts_with("wellflow_"), "{:?}", row.last_error);
+        // The retry was written to the outbox with the failure; the dispatcher enqueues it.
+        assert!(h.drain_queue("CreditRetryQueue").await.is_empty(), "nothing is sent on the money path");
+        h.drain_outbox().await;
         let messages = h.drain_queue("CreditRetryQueue").await;
         assert_eq!(messages, vec![format!(r#"{{"payment_id":"{payment}"}}"#)]);
     }
@@ -185,39 +188,182 @@ async fn refund_reverses_a_credited_bonus_and_restores_the_balance() {
     assert_eq!(row.status, BonusStatus::Reversed);
     assert_eq!(row.reason.as_deref(), Some("refunded"));
     assert_eq!(h.wellflow.balance("alice"), Decimal::ZERO);
-    let debit = h.wellflow.stats().transactions.into_iter().find(|t| t.idempotency_key == "ref:reverse:pay_r").unwrap();
+    let debit =
+        h.wellflow.stats().transactions.into_iter().find(|t| t.idempotency_key == "ref:auto:pay_r#debit-2").unwrap();
     assert_eq!(debit.amount, "15.00");
     let stats = h.stack.item("USER#alice", "STATS").await.unwrap();
     assert_eq!(integration_tests::stack::text_or_num(&stats, "earned_total"), "0.00");
     // A repeated refund does nothing more.
-    assert_eq!(body_json(&h.refund("pay_r", "bob", "300.00").await)["outcome"], "already_reversed");
+    assert_eq!(body_json(&h.refund("pay_r", "bob", "300.00").await)["outcome"], "duplicate");
     assert_eq!(h.wellflow.stats().debits_applied, 1);
 }
 
 #[tokio::test]
-async fn refund_of_a_held_or_failed_bonus_just_reverses() {
+async fn refund_of_a_held_bonus_just_reverses_and_a_refund_without_a_bonus_is_recorded() {
     let h = BillingHarness::new().await;
     h.refer_from("alice", "puppet", REFERRER_IP).await;
     h.topup("pay_held", "puppet", "50.00").await;
     assert_eq!(body_json(&h.refund("pay_held", "puppet", "50.00").await)["outcome"], "reversed");
     assert_eq!(h.bonus("pay_held").await.unwrap().status, BonusStatus::Reversed);
     assert_eq!(h.wellflow.stats().requests, 0, "nothing was paid, nothing to debit");
-    assert_eq!(body_json(&h.refund("pay_none", "puppet", "50.00").await)["outcome"], "no_bonus");
+    assert_eq!(body_json(&h.refund("pay_none", "puppet", "50.00").await)["outcome"], "recorded");
+    let record = h.stack.item("PAYMENT#pay_none", "PAYMENT").await.expect("the refund is on record");
+    assert_eq!(integration_tests::stack::text(&record, "refunded"), "50.00");
 }
 
 #[tokio::test]
-async fn refund_while_wellflow_is_down_is_a_503_and_keeps_the_bonus() {
+async fn refund_while_wellflow_is_down_is_answered_and_the_debit_is_retried_by_us() {
     let h = BillingHarness::new().await;
     h.refer("alice", "bob").await;
     h.topup("pay_r2", "bob", "50.00").await;
     h.wellflow.set_fault(Fault::Unavailable);
     let resp = h.refund("pay_r2", "bob", "50.00").await;
-    assert_eq!(resp.status(), 503, "the provider must retry the refund");
-    assert_eq!(body_json(&resp)["error"]["code"], "temporarily_unavailable");
-    assert_eq!(h.bonus("pay_r2").await.unwrap().status, BonusStatus::Credited);
+    assert_eq!(resp.status(), 200, "the refund is recorded: the provider need not retry");
+    let v = body_json(&resp);
+    assert_eq!((v["outcome"].as_str(), v["retry_scheduled"].as_bool()), (Some("debit_failed"), Some(true)), "{v}");
+    assert_eq!(h.bonus("pay_r2").await.unwrap().status, BonusStatus::Failed);
+    assert_eq!(h.wellflow.balance("alice"), usd("2.50"), "not yet taken back");
     h.wellflow.set_fault(Fault::Ok);
-    assert_eq!(body_json(&h.refund("pay_r2", "bob", "50.00").await)["outcome"], "reversed");
+    h.run_retries(5).await;
+    assert_eq!(h.bonus("pay_r2").await.unwrap().status, BonusStatus::Reversed);
     assert_eq!(h.wellflow.balance("alice"), Decimal::ZERO);
+    assert_eq!(h.wellflow_net("pay_r2"), Decimal::ZERO);
+}
+
+/// Issue reproduction 1: the refund arrives before the success.
+#[tokio::test]
+async fn a_refund_before_its_success_pays_nothing() {
+    let h = BillingHarness::new().await;
+    h.refer("alice", "bob").await;
+    assert_eq!(body_json(&h.refund("pay_rb", "bob", "50.00").await)["outcome"], "recorded");
+    let v = body_json(&h.topup("pay_rb", "bob", "50.00").await);
+    assert_eq!((v["outcome"].as_str(), v["bonus"]["amount"].as_str()), (Some("reversed"), Some("0.00")), "{v}");
+    assert_eq!(h.wellflow_net("pay_rb"), Decimal::ZERO);
+    assert_eq!(h.wellflow.stats().requests, 0);
+    // Re-deliveries of either event change nothing.
+    assert_eq!(body_json(&h.topup("pay_rb", "bob", "50.00").await)["outcome"], "duplicate");
+    assert_eq!(body_json(&h.refund("pay_rb", "bob", "50.00").await)["outcome"], "duplicate");
+    assert_eq!(h.wellflow_net("pay_rb"), Decimal::ZERO);
+}
+
+/// Issue reproduction 1, at the same instant: success and refund of each payment from two
+/// tasks at once, ten payments.
+#[tokio::test]
+async fn concurrent_success_and_refund_never_leave_money_for_a_refunded_payment() {
+    let h = std::sync::Arc::new(BillingHarness::new().await);
+    h.refer("alice", "bob").await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..10 {
+        let payment = format!("pay_cc{n}");
+        for refund in [false, true] {
+            let (h, payment) = (h.clone(), payment.clone());
+            tasks.spawn(async move {
+                let resp = if refund {
+                    h.refund(&payment, "bob", "200.00").await
+                } else {
+                    h.topup(&payment, "bob", "200.00").await
+                };
+                assert_eq!(resp.status(), 200, "{payment} refund={refund}");
+            });
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    for n in 0..10 {
+        let payment = format!("pay_cc{n}");
+        assert_eq!(h.wellflow_net(&payment), Decimal::ZERO, "{payment}");
+        let row = h.bonus(&payment).await.unwrap();
+        assert_eq!((row.status, row.paid_amount), (BonusStatus::Reversed, Usd::ZERO), "{payment}");
+    }
+    assert_eq!(h.wellflow.balance("alice"), Decimal::ZERO);
+}
+
+/// Issue reproduction 2: Wellflow applies the credit after our client gave up (outcome
+/// unknown), then the payment is refunded. The row never says "nothing was paid": the credit
+/// is re-issued with its key (a replay) and debited back.
+#[tokio::test]
+async fn an_unknown_credit_outcome_then_a_refund_nets_zero() {
+    let h = BillingHarness::new().await;
+    h.refer("alice", "bob").await;
+    // The client times out at 800 ms; Wellflow applies the credit at 1,500 ms.
+    h.wellflow.set_fault(Fault::Slow(std::time::Duration::from_millis(1500)));
+    let v = body_json(&h.topup("pay_slow", "bob", "200.00").await);
+    assert_eq!(v["outcome"], "credit_failed", "{v}");
+    h.wellflow.set_fault(Fault::Ok);
+    integration_tests::poll_until(std::time::Duration::from_secs(5), || async {
+        h.wellflow.stats().credits_applied == 1
+    })
+    .await;
+    assert_eq!(h.wellflow.balance("alice"), usd("10.00"), "applied late, not recorded by us");
+    let row = h.bonus("pay_slow").await.unwrap();
+    assert_eq!((row.status, row.paid_amount), (BonusStatus::Failed, Usd::ZERO));
+    let v = body_json(&h.refund("pay_slow", "bob", "200.00").await);
+    assert_eq!(v["outcome"], "reversed", "{v}");
+    assert_eq!(h.wellflow_net("pay_slow"), Decimal::ZERO);
+    assert_eq!(h.wellflow.balance("alice"), Decimal::ZERO);
+    let stats = h.wellflow.stats();
+    assert_eq!((stats.credits_applied, stats.debits_applied), (1, 1), "one credit (replayed), one debit");
+    let keys: Vec<_> = stats.transactions.iter().map(|t| t.idempotency_key.as_str()).collect();
+    assert_eq!(keys, ["ref:auto:pay_slow", "ref:auto:pay_slow#debit-2"]);
+}
+
+/// Issue reproduction 3: partial refunds reverse in proportion; the refunded total only grows.
+#[tokio::test]
+async fn partial_refunds_reverse_in_proportion_and_re_deliveries_change_nothing() {
+    let h = BillingHarness::new().await;
+    h.refer("alice", "bob").await;
+    h.topup("pay_p", "bob", "100.00").await;
+    assert_eq!(h.wellflow_net("pay_p"), usd("5.00"));
+    let v = body_json(&h.refund("pay_p", "bob", "40.00").await);
+    assert_eq!((v["outcome"].as_str(), v["bonus"]["amount"].as_str()), (Some("credited"), Some("3.00")), "{v}");
+    assert_eq!(h.wellflow_net("pay_p"), usd("3.00"));
+    assert_eq!(body_json(&h.refund("pay_p", "bob", "40.00").await)["outcome"], "duplicate");
+    assert_eq!(h.wellflow_net("pay_p"), usd("3.00"));
+    let row = h.bonus("pay_p").await.unwrap();
+    assert_eq!(
+        (row.status, row.reason.as_deref(), row.net_amount),
+        (BonusStatus::Credited, Some("refunded"), Usd::cents(300))
+    );
+    let stats = h.stack.item("USER#alice", "STATS").await.unwrap();
+    assert_eq!(integration_tests::stack::text_or_num(&stats, "earned_total"), "3.00");
+    assert_eq!(body_json(&h.refund("pay_p", "bob", "100.00").await)["outcome"], "reversed");
+    assert_eq!(h.wellflow_net("pay_p"), Decimal::ZERO);
+    // A late, smaller total (reordered delivery) changes nothing.
+    assert_eq!(body_json(&h.refund("pay_p", "bob", "40.00").await)["outcome"], "duplicate");
+    assert_eq!(h.wellflow_net("pay_p"), Decimal::ZERO);
+    let keys: Vec<_> =
+        h.wellflow.stats().transactions.iter().map(|t| (t.idempotency_key.clone(), t.amount.clone())).collect();
+    assert_eq!(
+        keys,
+        [
+            ("ref:auto:pay_p".to_string(), "5.00".to_string()),
+            ("ref:auto:pay_p#debit-2".to_string(), "2.00".to_string()),
+            ("ref:auto:pay_p#debit-3".to_string(), "3.00".to_string()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_dispute_holds_the_bonus_back_and_a_won_dispute_restores_it() {
+    let h = BillingHarness::new().await;
+    h.refer("alice", "bob").await;
+    h.topup("pay_d", "bob", "100.00").await;
+    let disputed = BillingHarness::event_body("pay_d", "bob", "100.00", "topup.disputed");
+    let v = body_json(&h.deliver_raw(&disputed).await);
+    assert_eq!((v["outcome"].as_str(), v["bonus"]["reason"].as_str()), (Some("reversed"), Some("disputed")), "{v}");
+    assert_eq!(h.wellflow_net("pay_d"), Decimal::ZERO);
+    let won = BillingHarness::event_body("pay_d", "bob", "100.00", "topup.dispute_won");
+    assert_eq!(body_json(&h.deliver_raw(&won).await)["outcome"], "credited");
+    assert_eq!(h.wellflow_net("pay_d"), usd("5.00"));
+    // A late "disputed" after the win changes nothing.
+    assert_eq!(body_json(&h.deliver_raw(&disputed).await)["outcome"], "duplicate");
+    assert_eq!(h.wellflow_net("pay_d"), usd("5.00"));
+    // A dispute lost before we heard it was opened stays reversed.
+    h.topup("pay_d2", "bob", "100.00").await;
+    let lost = BillingHarness::event_body("pay_d2", "bob", "60.00", "topup.dispute_lost");
+    assert_eq!(body_json(&h.deliver_raw(&lost).await)["outcome"], "credited");
+    assert_eq!(h.wellflow_net("pay_d2"), usd("2.00"));
 }
 
 #[tokio::test]

@@ -1,44 +1,14 @@
-//! Money flows: a top-up becomes a bonus, a bonus gets credited through Wellflow (or held,
-//! or retried), a refund reverses it. Orchestrates the domain rules, the store and the
-//! Wellflow client; every function that moves money (webhook, retry, admin) goes through here.
+//! The money path's wiring: the SQS adapters of the core's queue ports (retry queue,
+//! partner event queue), the visibility backoff both SQS consumers use, and the
+//! configuration that builds a `referral_core::usecases::Billing` from the environment.
+//! The flows themselves are `referral_core::usecases`.
 
-mod credit;
-pub mod holding;
-pub mod moderation;
-pub mod partner_events;
-mod refund;
-mod retry_queue;
+pub mod queues;
 pub mod settings;
-pub mod sweep;
-mod topup;
 
-pub use credit::{credit_bonus, CreditOutcome, OnFailure};
-pub use partner_events::{PartnerEventMessage, PartnerEvents};
-pub use refund::{process_refund, RefundOutcome};
-pub use retry_queue::{backoff_secs, exponential_backoff_secs, RetryQueue, SqsRetryQueue, VisibilityBackoff};
-pub use topup::{process_topup, TopupEvent, TopupOutcome};
+pub use queues::{backoff_secs, exponential_backoff_secs, SqsEventQueue, SqsRetryQueue, VisibilityBackoff};
+pub use referral_core::ports::PartnerEventMessage;
+pub use referral_core::usecases::{Billing, BillingError};
 
-use crate::domain::BonusPolicy;
-use crate::wellflow::WellflowClient;
-
-/// Everything a money flow needs, built once per cold start.
-#[derive(Clone)]
-pub struct Billing<S, Q> {
-    pub store: S,
-    pub wellflow: WellflowClient,
-    pub retry: Q,
-    pub policy: BonusPolicy,
-    /// Partner webhook events (`None` when `PARTNER_WEBHOOK_QUEUE_URL` is unset).
-    pub events: Option<PartnerEvents>,
-}
-
-/// Wellflow or the store failed in a way the caller should surface as "retry later".
-#[derive(Debug, thiserror::Error)]
-pub enum BillingError {
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
-    #[error("Wellflow failed: {0}")]
-    Wellflow(#[from] crate::wellflow::WellflowError),
-    #[error("bonus {0} kept changing under us; retry")]
-    Contended(String),
-}
+/// The money-moving wiring every function uses: DynamoDB store + Wellflow HTTP client.
+pub type LiveBilling = Billing<crate::store::DynamoStore, crate::wellflow::WellflowClient>;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::billing::{Billing, PartnerEvents, SqsRetryQueue};
+use crate::billing::{Billing, LiveBilling, SqsEventQueue, SqsRetryQueue};
 use crate::config::{self, ConfigError, Source};
 use crate::domain::{BonusPolicy, Rate, Usd, MAX_HOLDING_DAYS};
 use crate::store::DynamoStore;
@@ -62,23 +62,22 @@ pub fn retry_queue_from_env(src: &dyn Source, sdk: &aws_config::SdkConfig) -> Re
     ))
 }
 
-/// Everything a money-moving function needs (webhook, credit-retry, admin), built once.
-pub fn billing_from_env(
-    src: &dyn Source,
-    sdk: &aws_config::SdkConfig,
-) -> Result<Billing<DynamoStore, SqsRetryQueue>, ConfigError> {
-    Ok(Billing {
-        store: DynamoStore::new(crate::aws::dynamodb(sdk), config::table_name(src)?),
-        wellflow: wellflow_from_env(src)?,
-        retry: retry_queue_from_env(src, sdk)?,
-        policy: policy_from_env(src)?,
-        events: partner_events_from_env(src, sdk),
-    })
+/// Everything a money-moving function needs (webhook, credit-retry, admin, holding-release),
+/// built once: the store, the Wellflow client and the bonus policy.
+pub fn billing_from_env(src: &dyn Source, sdk: &aws_config::SdkConfig) -> Result<LiveBilling, ConfigError> {
+    Ok(Billing::new(
+        DynamoStore::new(crate::aws::dynamodb(sdk), config::table_name(src)?),
+        wellflow_from_env(src)?,
+        policy_from_env(src)?,
+    ))
 }
 
-/// `PARTNER_WEBHOOK_QUEUE_URL` (optional: unset = no partner events are emitted).
-pub fn partner_events_from_env(src: &dyn Source, sdk: &aws_config::SdkConfig) -> Option<PartnerEvents> {
-    config::optional(src, "PARTNER_WEBHOOK_QUEUE_URL").map(|url| PartnerEvents::new(crate::aws::sqs(sdk), url))
+/// `PARTNER_WEBHOOK_QUEUE_URL`: where the outbox dispatcher sends partner events.
+pub fn event_queue_from_env(src: &dyn Source, sdk: &aws_config::SdkConfig) -> Result<SqsEventQueue, ConfigError> {
+    Ok(SqsEventQueue::new(
+        crate::aws::sqs(sdk),
+        config::required(src, "PARTNER_WEBHOOK_QUEUE_URL", "the partner webhook queue (!Ref PartnerWebhookQueue)")?,
+    ))
 }
 
 #[cfg(test)]

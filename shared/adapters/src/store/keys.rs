@@ -9,8 +9,9 @@
 //! | referrer earnings per day | `USER#<user_id>`            | `DAY#<yyyy-mm-dd>` |                               |                                     |
 //! | referrer month aggregates | `USER#<user_id>`            | `STATS#<yyyy-mm>` (`referred_volume`) |                 |                                     |
 //! | rate tier table           | `CONFIG`                    | `RATE_TIERS`    |                                  |                                     |
-//! | bonus (one per payment)   | `BONUS#ref:auto:<payment>`  | `BONUS`         | `STATUS#<pending/failed>`, `<created_at>#<payment>` | `REFERRER#<id>`, `<created_at>#<payment>` |
-//! | payment uniqueness        | `PAYMENT#<payment>`         | `PAYMENT`       |                                  |                                     |
+//! | bonus (one per payment)   | `BONUS#ref:auto:<payment>`  | `BONUS`         | see below                        | `REFERRER#<id>`, `<created_at>#<payment>` |
+//! | payment record (facts)    | `PAYMENT#<payment>`         | `PAYMENT`       |                                  |                                     |
+//! | outbox message (TTL)      | `OUTBOX#<message id>`       | `OUTBOX`        |                                  |                                     |
 //! | referrer earnings per month | `USER#<user_id>`          | `STATS#<yyyy-mm>` |                                |                                     |
 //! | partner webhook endpoint  | `USER#<user_id>`            | `WEBHOOK`       |                                  |                                     |
 //! | partner webhook delivery  | `USER#<user_id>`            | `WEBHOOK#DELIVERY#<at>#<event_id>#<attempt>` (TTL 30 d) |  |                                     |
@@ -24,11 +25,20 @@
 //! `STATS#<yyyy-mm>`; `LBSCORE` (N) = credited minus reversed earnings, moved by `ADD` in
 //! the transaction that moves the money. Sparse: only referrers who ever earned carry it.
 //!
-//! GSI1 is sparse: only bonuses a human may need to act on (`pending`, `failed`) carry its
-//! keys, so the moderation list never wades through credited history. Bonuses in their
-//! holding period are `pending` but sit under `GSI1PK = HOLDING`, `GSI1SK = <release_at>#<payment>`
-//! instead: the release job reads them in release order and they stay off the moderation
-//! list; any transition out of `pending` moves or removes those keys.
+//! GSI1 (KEYS_ONLY) is sparse: only bonuses someone must act on carry its keys, spread over
+//! [`STATUS_SHARDS`] partitions each (the shard comes from the payment id), so no single
+//! partition key is written by every top-up (SCALING.md has the arithmetic):
+//!
+//! | bonus state (from `referral_core::bonus`)        | GSI1PK                     | GSI1SK                    | read by |
+//! |--------------------------------------------------|----------------------------|---------------------------|---------|
+//! | held for moderation                              | `STATUS#pending#<shard>`   | `<created_at>#<payment>`  | admin list |
+//! | a Wellflow call failed (move in flight, error)   | `STATUS#failed#<shard>`    | `<updated_at>#<payment>`  | admin list, sweeper |
+//! | a move in flight (write-ahead, no error yet)     | `INFLIGHT#<shard>`         | `<updated_at>#<payment>`  | sweeper |
+//! | waiting out the holding period                   | `HOLDING#<shard>`          | `<release_at>#<payment>`  | holding release |
+//! | settled (credited, reversed)                     | —                          |                           | |
+//!
+//! Readers query every shard (in parallel, merged by sort key) and then read the rows
+//! themselves: the index is eventually consistent, the row is the truth.
 //!
 //! **Click counters are sharded.** A click is one `UpdateItem ADD clicks :one` on a random
 //! shard (`attribute_exists(PK)`: an unknown code writes nothing). Each shard has its own
@@ -41,7 +51,7 @@
 //! The total is the sum of the shards, read with the code row in one `BatchGetItem`
 //! (`Codes::code`, dashboard KPIs); the code row itself stores no counter.
 
-use crate::domain::{ApiKeyId, BonusStatus, CampaignName, PaymentId, RefCode, UserId};
+use crate::domain::{ApiKeyId, CampaignName, PaymentId, RefCode, UserId};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -66,8 +76,6 @@ pub const SK_WEBHOOK: &str = "WEBHOOK";
 pub const SK_WEBHOOK_DELIVERY_PREFIX: &str = "WEBHOOK#DELIVERY#";
 pub const CONFIG_PK: &str = "CONFIG";
 pub const SK_RATE_TIERS: &str = "RATE_TIERS";
-/// GSI1 partition of bonuses in their holding period.
-pub const GSI1PK_HOLDING: &str = "HOLDING";
 
 /// Click-counter shards per referral code. 16 × 1,000 WCU/s per partition key = 16,000
 /// clicks/s per code in theory; at 10,000 clicks/s (API Gateway's default account quota,
@@ -108,15 +116,65 @@ pub fn leaderboard_pk(scope: &str) -> String {
 }
 
 pub fn bonus_pk(payment: &PaymentId) -> String {
-    format!("BONUS#ref:auto:{payment}")
+    format!("BONUS#{}", referral_core::bonus::bonus_key(payment))
+}
+
+pub const SK_OUTBOX: &str = "OUTBOX";
+
+/// `OUTBOX#<message id>`: one message of the transactional outbox (its own partition key).
+pub fn outbox_pk(message_id: &str) -> String {
+    format!("OUTBOX#{message_id}")
+}
+
+/// Partitions per GSI1 family (`STATUS#pending`, `STATUS#failed`, `INFLIGHT`, `HOLDING`).
+/// At 10,000 credited top-ups/s each writes `INFLIGHT` twice (in when the credit is planned,
+/// out when Wellflow answers): 20,000 KEYS_ONLY index writes/s over 32 partitions is 625 WCU/s
+/// each, under the 1,000 WCU/s a partition takes. Changing it needs a re-index (rows keep
+/// the shard they were written with until their next change).
+pub const STATUS_SHARDS: u32 = 32;
+
+/// The GSI1 shard of a payment: stable, spread by a hash of the id.
+pub fn status_shard(payment: &PaymentId) -> u32 {
+    // FNV-1a: tiny, stable across builds and platforms (unlike `DefaultHasher`).
+    let hash = payment
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    (hash % u64::from(STATUS_SHARDS)) as u32
+}
+
+/// The GSI1 partition families.
+pub const GSI1_PENDING: &str = "STATUS#pending";
+pub const GSI1_FAILED: &str = "STATUS#failed";
+pub const GSI1_INFLIGHT: &str = "INFLIGHT";
+pub const GSI1_HOLDING: &str = "HOLDING";
+
+/// `<family>#<shard>`.
+pub fn gsi1_pk(family: &str, shard: u32) -> String {
+    format!("{family}#{shard}")
+}
+
+/// Every partition of a GSI1 family.
+pub fn gsi1_partitions(family: &str) -> Vec<String> {
+    (0..STATUS_SHARDS).map(|shard| gsi1_pk(family, shard)).collect()
+}
+
+/// Where a bonus sits in GSI1 (`None`: settled, not indexed).
+pub fn bonus_gsi1(bonus: &referral_core::bonus::Bonus) -> Option<(String, String)> {
+    let payment = &bonus.source_payment_id;
+    let shard = status_shard(payment);
+    let (family, sort) = match bonus.ledger.in_flight() {
+        Some(step) if step.last_failure.is_some() => (GSI1_FAILED, &bonus.updated_at),
+        Some(_) => (GSI1_INFLIGHT, &bonus.updated_at),
+        None if bonus.is_holding() => (GSI1_HOLDING, bonus.release_at.as_ref().unwrap_or(&bonus.created_at)),
+        None if bonus.awaits_moderation() => (GSI1_PENDING, &bonus.created_at),
+        None => return None,
+    };
+    Some((gsi1_pk(family, shard), format!("{sort}#{payment}")))
 }
 
 pub fn payment_pk(payment: &PaymentId) -> String {
     format!("PAYMENT#{payment}")
-}
-
-pub fn status_gsi_pk(status: BonusStatus) -> String {
-    format!("STATUS#{status}")
 }
 
 pub fn referrer_gsi_pk(referrer: &UserId) -> String {
@@ -159,9 +217,4 @@ pub fn rate_window_sk(minute: i64) -> String {
 /// `CAMPAIGN#<name>` under the owner's partition.
 pub fn campaign_sk(name: &CampaignName) -> String {
     format!("{CAMPAIGN_PREFIX}{name}")
-}
-
-/// GSI1 sort key of a holding bonus: release time first, so "due now" is a range query.
-pub fn holding_gsi_sk(release_at: &str, payment: &PaymentId) -> String {
-    format!("{release_at}#{payment}")
 }

@@ -1,7 +1,6 @@
 //! Domain rules in plain Rust (no AWS types): codes, money, ids, and the referral rules.
 
 pub mod api_key;
-pub mod bonus;
 pub mod campaign;
 pub mod code;
 pub mod ids;
@@ -12,8 +11,8 @@ pub mod partner_webhook;
 pub mod signature;
 pub mod tiers;
 
+pub use crate::bonus::{BonusPolicy, BonusStatus, Decision, HoldReason, TopupContext, MAX_HOLDING_DAYS};
 pub use api_key::{ApiKeyId, Scope, Scopes};
-pub use bonus::{BonusPolicy, BonusStatus, Decision, HoldReason, TopupContext, MAX_HOLDING_DAYS};
 pub use campaign::CampaignName;
 pub use code::{RefCode, RefCodeError};
 pub use ids::{IdError, PaymentId, UserId};

@@ -32,7 +32,8 @@ pub enum MoneyError {
 }
 
 impl Usd {
-    pub const ZERO: Usd = Usd(Decimal::ZERO);
+    /// Zero, with two decimals like every other amount (`"0.00"`).
+    pub const ZERO: Usd = Usd(Decimal::from_parts(0, 0, 0, false, 2));
 
     /// Parses a positive amount from the outside world ("50", "50.0", "50.00").
     /// Rejects exponents, signs other than none, more than two decimals, zero and negatives.

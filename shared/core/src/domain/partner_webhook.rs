@@ -29,16 +29,21 @@ pub enum PartnerEventType {
     BonusCredited,
     #[serde(rename = "bonus.reversed")]
     BonusReversed,
+    /// A credited bonus's amount changed (a partial refund, a dispute, a dispute won).
+    #[serde(rename = "bonus.adjusted")]
+    BonusAdjusted,
 }
 
 impl PartnerEventType {
-    pub const ALL: [PartnerEventType; 3] = [Self::BonusCreated, Self::BonusCredited, Self::BonusReversed];
+    pub const ALL: [PartnerEventType; 4] =
+        [Self::BonusCreated, Self::BonusCredited, Self::BonusReversed, Self::BonusAdjusted];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::BonusCreated => "bonus.created",
             Self::BonusCredited => "bonus.credited",
             Self::BonusReversed => "bonus.reversed",
+            Self::BonusAdjusted => "bonus.adjusted",
         }
     }
 
@@ -53,10 +58,11 @@ impl fmt::Display for PartnerEventType {
     }
 }
 
-/// `evt_<32 hex>`: the same payment and type always give the same id, so a partner can
-/// de-duplicate retries (and our own at-least-once delivery) on it.
-pub fn event_id(payment: &PaymentId, kind: PartnerEventType) -> String {
-    let digest = Sha256::digest(format!("{payment}|{}", kind.as_str()));
+/// `evt_<32 hex>`: the same bonus change (payment, type, the bonus version it produced)
+/// always gives the same id, so a partner can de-duplicate retries (and our own
+/// at-least-once delivery) on it; a bonus credited again after a won dispute is a new event.
+pub fn event_id(payment: &PaymentId, kind: PartnerEventType, bonus_version: u64) -> String {
+    let digest = Sha256::digest(format!("{payment}|{}|{bonus_version}", kind.as_str()));
     format!("evt_{}", hex::encode(&digest[..16]))
 }
 
@@ -215,10 +221,11 @@ mod tests {
     #[test]
     fn event_ids_are_deterministic_and_distinct() {
         let p = PaymentId::parse("pay_1").unwrap();
-        let id = event_id(&p, PartnerEventType::BonusCredited);
-        assert_eq!(id, event_id(&p, PartnerEventType::BonusCredited));
-        assert_ne!(id, event_id(&p, PartnerEventType::BonusCreated));
-        assert_ne!(id, event_id(&PaymentId::parse("pay_2").unwrap(), PartnerEventType::BonusCredited));
+        let id = event_id(&p, PartnerEventType::BonusCredited, 2);
+        assert_eq!(id, event_id(&p, PartnerEventType::BonusCredited, 2));
+        assert_ne!(id, event_id(&p, PartnerEventType::BonusCreated, 2));
+        assert_ne!(id, event_id(&p, PartnerEventType::BonusCredited, 5));
+        assert_ne!(id, event_id(&PaymentId::parse("pay_2").unwrap(), PartnerEventType::BonusCredited, 2));
         assert!(is_event_id(&id), "{id}");
         assert!(!is_event_id("evt_xyz"));
     }

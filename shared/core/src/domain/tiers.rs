@@ -165,7 +165,7 @@ impl fmt::Display for RateTiers {
 /// The UTC calendar month (`yyyy-mm`) of one of our RFC 3339 timestamps — the month a
 /// bonus's top-up volume is booked to (`created_at`).
 pub fn month_of(timestamp: &str) -> &str {
-    timestamp.get(..7).unwrap_or(timestamp)
+    crate::clock::month_of(timestamp)
 }
 
 #[cfg(test)]

@@ -32,9 +32,9 @@ pub enum PaymentEventKind {
     Disputed { amount: Usd },
     /// The dispute was decided for the merchant: the disputed amount counts again.
     DisputeWon,
-    /// The dispute was decided against the merchant: the money stays reversed (recorded for
-    /// the payment's history; changes nothing that `Disputed` did not already change).
-    DisputeLost,
+    /// The dispute was decided against the merchant over `amount`: that part stays reversed
+    /// for good (changes nothing `Disputed` did not already change, unless this arrives first).
+    DisputeLost { amount: Usd },
 }
 
 impl PaymentEventKind {
@@ -45,7 +45,7 @@ impl PaymentEventKind {
             Self::Refunded { .. } => "refunded",
             Self::Disputed { .. } => "disputed",
             Self::DisputeWon => "dispute_won",
-            Self::DisputeLost => "dispute_lost",
+            Self::DisputeLost { .. } => "dispute_lost",
         }
     }
 }

@@ -2,5 +2,7 @@
 //! record of what the provider told us (independent of the order it arrived in).
 
 mod event;
+mod record;
 
 pub use event::{PaymentEvent, PaymentEventKind};
+pub use record::{Dispute, DisputeStatus, PaymentFact, PaymentRecord, Unchanged};

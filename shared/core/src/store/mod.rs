@@ -4,18 +4,19 @@
 //! table); the end-to-end tests run it against moto server.
 
 pub mod partner;
+pub mod payments;
 pub mod rate_tiers;
 pub mod records;
 
 use std::future::Future;
 
-use crate::domain::{BonusStatus, PaymentId, Rate, RefCode, UserId};
+use crate::bonus::Bonus;
+use crate::domain::{BonusStatus, Rate, RefCode, UserId};
 
 pub use partner::{ApiKeys, Campaigns};
-pub use rate_tiers::{
-    HoldingQueries, PutTiersOutcome, RateTierConfig, RateTierConfigs, ReferrerSnapshot, VolumeBooking,
-};
-pub use records::{BonusRecord, CodeRecord, DeliveryRecord, HistoryEntry, UserProfile, WebhookEndpoint};
+pub use payments::{Commit, CommitOutcome, PaymentSnapshot, Payments, UnsettledQueries};
+pub use rate_tiers::{HoldingQueries, PutTiersOutcome, RateTierConfig, RateTierConfigs, ReferrerSnapshot};
+pub use records::{CodeRecord, DeliveryRecord, UserProfile, WebhookEndpoint};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -127,134 +128,6 @@ pub trait Attributions: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// What a top-up needs to know in one round trip: the payer, any existing bonus, and the
-/// rate-tier table (`None` = flat default).
-#[derive(Debug, Clone, PartialEq)]
-pub struct TopupSnapshot {
-    pub payer: Option<UserProfile>,
-    pub existing: Option<BonusRecord>,
-    pub rate_tiers: Option<crate::domain::RateTiers>,
-}
-
-/// A new bonus row plus the bookkeeping that must commit atomically with it: the velocity
-/// window for a first-time top-up, and the "active referred users" day buckets.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewBonus {
-    pub record: BonusRecord,
-    pub first_topup: Option<FirstTopup>,
-    pub activity: Activity,
-    /// `ADD referred_volume` on the referrer's `STATS#<month>` item (guarded when tiered).
-    pub volume: VolumeBooking,
-}
-
-/// The payer's activity move: their latest top-up day becomes `day` (booked to the bonus's
-/// referrer); `previous` is what was read, and the write fails if it changed meanwhile.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Activity {
-    pub day: String,
-    pub previous: Option<(UserId, String)>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct FirstTopup {
-    /// The referrer's velocity window after adding this top-up.
-    pub window: Vec<i64>,
-    /// The `velocity_version` that was read; the write fails if it moved.
-    pub read_version: u64,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum CreateOutcome {
-    Created,
-    /// A bonus for this payment exists already (duplicate delivery): nothing written.
-    Duplicate,
-    /// A concurrent top-up changed the state read (velocity window, activity day, or the
-    /// month volume crossed a tier threshold); re-read and decide again.
-    Contended,
-}
-
-/// A status change of an existing bonus.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Transition {
-    pub to: BonusStatus,
-    pub actor: String,
-    pub at: String,
-    pub reason: Option<String>,
-    pub note: Option<String>,
-    pub error: Option<String>,
-    pub wellflow_transaction_id: Option<String>,
-    /// Count a Wellflow attempt.
-    pub attempt: bool,
-}
-
-impl Transition {
-    pub fn new(to: BonusStatus, actor: impl Into<String>, at: impl Into<String>) -> Self {
-        Self {
-            to,
-            actor: actor.into(),
-            at: at.into(),
-            reason: None,
-            note: None,
-            error: None,
-            wellflow_transaction_id: None,
-            attempt: false,
-        }
-    }
-}
-
-impl Transition {
-    /// The audit entry this change appends.
-    pub fn history_entry(&self, from: BonusStatus) -> HistoryEntry {
-        HistoryEntry {
-            at: self.at.clone(),
-            status: self.to,
-            actor: self.actor.clone(),
-            from: Some(from),
-            reason: self.reason.clone(),
-            note: self.note.clone(),
-            error: self.error.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum TransitionOutcome {
-    /// Applied; the updated record.
-    Applied(Box<BonusRecord>),
-    /// The row is no longer in the status that was read (someone else moved it).
-    Conflict,
-}
-
-/// Bonus rows: creation (idempotent per payment) and status changes (conditional).
-pub trait Bonuses: Send + Sync {
-    /// Payer profile + existing bonus for `payment`, in one BatchGetItem.
-    fn topup_snapshot(
-        &self,
-        payer: &UserId,
-        payment: &PaymentId,
-    ) -> impl Future<Output = Result<TopupSnapshot, StoreError>> + Send;
-
-    fn bonus(&self, payment: &PaymentId) -> impl Future<Output = Result<Option<BonusRecord>, StoreError>> + Send;
-
-    /// The referrer's profile and referred volume of `month` (`yyyy-mm`), in one BatchGetItem.
-    fn referrer_snapshot(
-        &self,
-        referrer: &UserId,
-        month: &str,
-    ) -> impl Future<Output = Result<ReferrerSnapshot, StoreError>> + Send;
-
-    /// Creates the row with `source_payment_id` uniqueness in one transaction.
-    fn create_bonus(&self, new: &NewBonus) -> impl Future<Output = Result<CreateOutcome, StoreError>> + Send;
-
-    /// Moves `current` to `change.to` if it is still in `current.status`; appends history,
-    /// keeps the moderation index and the referrer's earnings aggregates in step.
-    fn transition(
-        &self,
-        current: &BonusRecord,
-        change: &Transition,
-    ) -> impl Future<Output = Result<TransitionOutcome, StoreError>> + Send;
-}
-
 /// One page of a listing, newest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
@@ -265,13 +138,13 @@ pub struct Page<T> {
 
 /// Bonus listings: the moderation queue (by status) and a referrer's history.
 pub trait BonusQueries: Send + Sync {
-    /// `pending` or `failed` bonuses, newest first (sparse index GSI1).
+    /// Bonuses with `status` (`pending` awaiting moderation, or `failed`), newest first.
     fn list_by_status(
         &self,
         status: BonusStatus,
         limit: i32,
         cursor: Option<&str>,
-    ) -> impl Future<Output = Result<Page<BonusRecord>, QueryError>> + Send;
+    ) -> impl Future<Output = Result<Page<Bonus>, QueryError>> + Send;
 
     /// Every bonus of a referrer, newest first (GSI2).
     fn list_by_referrer(
@@ -279,7 +152,7 @@ pub trait BonusQueries: Send + Sync {
         referrer: &UserId,
         limit: i32,
         cursor: Option<&str>,
-    ) -> impl Future<Output = Result<Page<BonusRecord>, QueryError>> + Send;
+    ) -> impl Future<Output = Result<Page<Bonus>, QueryError>> + Send;
 }
 
 /// A pagination cursor that this store did not hand out (or that points elsewhere).

@@ -5,8 +5,9 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{RateTiers, Usd, VolumeBand};
-use crate::store::{BonusRecord, Page, QueryError, StoreError, UserProfile};
+use crate::bonus::Bonus;
+use crate::domain::{RateTiers, Usd};
+use crate::store::{Page, QueryError, StoreError, UserProfile};
 
 /// The stored rate-tier item (`PK=CONFIG, SK=RATE_TIERS`). The item is never deleted:
 /// "back to the flat default" removes `tiers` and bumps `version`, so versions only grow
@@ -36,17 +37,6 @@ pub struct ReferrerSnapshot {
     pub month_volume: Usd,
 }
 
-/// How a new bonus books its top-up into the referrer's month volume.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VolumeBooking {
-    /// `yyyy-mm` (also stored on the row as `volume_month`).
-    pub month: String,
-    /// When the rate came from the tiers: the band that decided it. The create transaction
-    /// fails (`Contended`) if the volume left the band meanwhile, so concurrent top-ups
-    /// only conflict when one of them crosses a threshold.
-    pub guard: Option<VolumeBand>,
-}
-
 /// The admin-edited rate-tier table.
 pub trait RateTierConfigs: Send + Sync {
     /// The stored item (with or without tiers), if it was ever written.
@@ -71,5 +61,5 @@ pub trait HoldingQueries: Send + Sync {
         due_by: &str,
         limit: i32,
         cursor: Option<&str>,
-    ) -> impl Future<Output = Result<Page<BonusRecord>, QueryError>> + Send;
+    ) -> impl Future<Output = Result<Page<Bonus>, QueryError>> + Send;
 }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{BonusStatus, PartnerEventType, PaymentId, Rate, RefCode, Usd, UserId};
+use crate::domain::{PartnerEventType, PaymentId, Rate, RefCode, UserId};
 
 /// A user as the referral program knows them — as a referrer and as a referred user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,107 +69,6 @@ pub struct CodeRecord {
     #[serde(default)]
     pub clicks: u64,
     pub created_at: String,
-}
-
-/// One entry of a bonus's audit trail: every status change appends one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HistoryEntry {
-    pub at: String,
-    pub status: BonusStatus,
-    /// `system`, `webhook`, `retry`, or `admin:<subject>`.
-    pub actor: String,
-    /// The status before this change (absent for creation).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from: Option<BonusStatus>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// One bonus per payment, keyed `ref:auto:<payment_id>`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BonusRecord {
-    pub bonus_key: String,
-    pub source_payment_id: PaymentId,
-    pub referrer_id: UserId,
-    pub referred_user_id: UserId,
-    pub topup_amount: Usd,
-    pub rate: Rate,
-    pub bonus_amount: Usd,
-    pub status: BonusStatus,
-    /// Machine-readable reason for a hold or a reversal (`same_ip`, `velocity_cap`, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-    /// Wellflow credit attempts so far.
-    #[serde(default)]
-    pub attempts: u32,
-    pub created_at: String,
-    pub updated_at: String,
-    /// When the payment provider says the top-up happened.
-    pub topup_occurred_at: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credited_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wellflow_transaction_id: Option<String>,
-    #[serde(default)]
-    pub history: Vec<HistoryEntry>,
-    /// The referrer had a partner webhook when the bonus was created: status changes are
-    /// sent to `PartnerWebhookQueue` (credit and reversal paths need no extra read).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub notify: bool,
-    /// `holding` rows only: when `holding-release` credits it (RFC 3339, see `BonusPolicy::release_at`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub release_at: Option<String>,
-    /// The month (`yyyy-mm`) whose `referred_volume` this top-up was added to; a reversal
-    /// subtracts it there. Absent on rows created before volumes were tracked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub volume_month: Option<String>,
-}
-
-impl BonusRecord {
-    /// The deterministic key (and Wellflow idempotency key) for a payment's bonus.
-    pub fn key_for(payment: &PaymentId) -> String {
-        format!("ref:auto:{payment}")
-    }
-
-    /// The Wellflow idempotency key for reversing this bonus.
-    pub fn reversal_key(&self) -> String {
-        format!("ref:reverse:{}", self.source_payment_id)
-    }
-}
-
-impl BonusRecord {
-    /// The record after `change` — exactly what the store writes, so callers get the new
-    /// state without a second read.
-    pub fn applied(&self, change: &crate::store::Transition) -> BonusRecord {
-        let mut next = self.clone();
-        next.status = change.to;
-        next.updated_at = change.at.clone();
-        if change.reason.is_some() {
-            next.reason = change.reason.clone();
-        }
-        if change.error.is_some() {
-            next.last_error = change.error.clone();
-        } else if change.to == BonusStatus::Credited {
-            next.last_error = None;
-        }
-        if change.to == BonusStatus::Credited {
-            next.credited_at = Some(change.at.clone());
-        }
-        if change.wellflow_transaction_id.is_some() {
-            next.wellflow_transaction_id = change.wellflow_transaction_id.clone();
-        }
-        if change.attempt {
-            next.attempts += 1;
-        }
-        next.history.push(change.history_entry(self.status));
-        next
-    }
 }
 
 /// A referrer's partner webhook endpoint (`USER#<id>` / `WEBHOOK`). The secret signs every

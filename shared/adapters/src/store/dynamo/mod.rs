@@ -13,11 +13,11 @@ use super::StoreError;
 
 mod api_keys;
 mod attributions;
-mod bonuses;
 mod campaigns;
 mod codes;
 mod dashboard;
 mod leaderboard;
+mod payments;
 mod queries;
 mod rate_tiers;
 mod referrers;
@@ -99,6 +99,27 @@ impl DynamoStore {
 }
 
 impl DynamoStore {
+    /// `ADD` counters on one of a user's aggregate items (`STATS`, `DAY#…`), as a transaction item.
+    pub(super) fn aggregate_update(
+        &self,
+        user: &crate::domain::UserId,
+        sk: String,
+        adds: &[(&str, AttributeValue)],
+    ) -> aws_sdk_dynamodb::types::TransactWriteItem {
+        let expr = adds.iter().enumerate().map(|(i, (attr, _))| format!("{attr} :v{i}")).collect::<Vec<_>>().join(", ");
+        let mut update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(self.table())
+            .key(PK, s(keys::user_pk(user)))
+            .key(SK, s(sk))
+            .update_expression(format!("ADD {expr}"));
+        for (i, (_, value)) in adds.iter().enumerate() {
+            update = update.expression_attribute_values(format!(":v{i}"), value.clone());
+        }
+        aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .update(update.build().expect("key and expression set"))
+            .build()
+    }
+
     /// A `Query` of the items in partition `pk` whose sort key starts with `prefix` (a
     /// listing under one user: API keys, campaigns, webhook deliveries); callers add paging,
     /// order and consistency.
@@ -173,6 +194,19 @@ pub(crate) fn from_item<T: serde::de::DeserializeOwned>(key: &str, item: Item) -
 
 pub(crate) fn to_item<T: serde::Serialize>(value: &T) -> Item {
     serde_dynamo::to_item(value).expect("records serialise to DynamoDB items")
+}
+
+/// Each cancelled item's reason code (`ConditionalCheckFailed`, `TransactionConflict`, …).
+pub(crate) fn cancellation_reasons<R>(
+    err: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+) -> Option<Vec<Option<String>>> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+            Some(e.cancellation_reasons().iter().map(|r| r.code().map(str::to_string)).collect())
+        }
+        _ => None,
+    }
 }
 
 /// Which of the transaction's items failed its condition (index → true).

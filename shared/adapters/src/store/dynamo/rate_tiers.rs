@@ -1,17 +1,13 @@
-//! Rate tiers and holding on DynamoDB: the `CONFIG / RATE_TIERS` item (versioned,
-//! conditional writes), the referrer's `STATS#<yyyy-mm>` `referred_volume` (booked in the
-//! bonus create transaction, guarded by the tier band when the rate came from the tiers,
-//! subtracted again by a reversal), and the `HOLDING` partition of GSI1.
+//! Rate tiers on DynamoDB: the `CONFIG / RATE_TIERS` item (versioned, conditional writes)
+//! and the referrer's `STATS#<yyyy-mm>` `referred_volume` read with the profile (written by
+//! the money path's commits, `payments.rs`, guarded by the tier band).
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use rust_decimal::Decimal;
 
-use super::{from_item, item_key, keys, n, number, s, sdk_error, DynamoStore, Item, PK, SK};
-use crate::domain::{BonusStatus, RateTiers, Usd, UserId};
-use crate::store::{
-    cursor, BonusRecord, HoldingQueries, Page, PutTiersOutcome, QueryError, RateTierConfig, RateTierConfigs,
-    ReferrerSnapshot, StoreError, Transition, VolumeBooking,
-};
+use super::{from_item, item_key, keys, n, number, s, sdk_error, DynamoStore, Item, SK};
+use crate::domain::{RateTiers, Usd, UserId};
+use crate::store::{PutTiersOutcome, RateTierConfig, RateTierConfigs, ReferrerSnapshot, StoreError};
 
 pub(super) const VOLUME: &str = "referred_volume";
 
@@ -30,53 +26,6 @@ fn volume_of(item: &Item) -> Usd {
 }
 
 impl DynamoStore {
-    /// `ADD referred_volume :topup` on the referrer's month item, conditioned on the volume
-    /// still being inside the band that decided the rate (only when the tiers decided it).
-    pub(super) fn volume_booking(&self, record: &BonusRecord, booking: &VolumeBooking) -> TransactWriteItem {
-        let mut update = Update::builder()
-            .table_name(self.table())
-            .key(PK, s(keys::user_pk(&record.referrer_id)))
-            .key(SK, s(keys::month_stats_sk(&booking.month)))
-            .update_expression("ADD #vol :topup")
-            .expression_attribute_names("#vol", VOLUME)
-            .expression_attribute_values(":topup", n(record.topup_amount.decimal()));
-        let band = booking.guard.map(|band| (band.from, band.below));
-        let condition = match band {
-            Some((None, Some(below))) => {
-                update = update.expression_attribute_values(":below", n(below.decimal()));
-                Some("attribute_not_exists(#vol) OR #vol < :below")
-            }
-            Some((Some(from), Some(below))) => {
-                update = update
-                    .expression_attribute_values(":from", n(from.decimal()))
-                    .expression_attribute_values(":below", n(below.decimal()));
-                Some("#vol >= :from AND #vol < :below")
-            }
-            Some((Some(from), None)) => {
-                update = update.expression_attribute_values(":from", n(from.decimal()));
-                Some("#vol >= :from")
-            }
-            // A one-band table: every volume is in it.
-            Some((None, None)) | None => None,
-        };
-        if let Some(condition) = condition {
-            update = update.condition_expression(condition);
-        }
-        TransactWriteItem::builder().update(update.build().expect("key and expression set")).build()
-    }
-
-    /// A reversal takes its top-up back out of the month it was booked to, so refund churn
-    /// cannot lift a referrer into a higher tier: (month, negative amount) to `ADD` to that
-    /// month's `referred_volume` (`Bonuses::transition` puts it in the same transaction).
-    pub(super) fn volume_reversal(
-        current: &BonusRecord,
-        change: &Transition,
-    ) -> Option<(String, rust_decimal::Decimal)> {
-        let month = current.volume_month.as_deref()?;
-        (change.to == BonusStatus::Reversed && current.status != BonusStatus::Reversed)
-            .then(|| (month.to_string(), -current.topup_amount.decimal()))
-    }
-
     pub(super) async fn read_referrer_snapshot(
         &self,
         referrer: &UserId,
@@ -149,45 +98,5 @@ impl RateTierConfigs for DynamoStore {
             }
             Err(e) => Err(sdk_error("UpdateItem(rate_tiers)", e)),
         }
-    }
-}
-
-impl HoldingQueries for DynamoStore {
-    async fn list_due_holding(
-        &self,
-        due_by: &str,
-        limit: i32,
-        cursor_in: Option<&str>,
-    ) -> Result<Page<BonusRecord>, QueryError> {
-        let start = cursor_in
-            .map(|c| {
-                cursor::decode(c, keys::GSI1PK, keys::GSI1PK_HOLDING, &[keys::PK, keys::SK, keys::GSI1PK, keys::GSI1SK])
-            })
-            .transpose()?;
-        // GSI1SK = <release_at>#<payment>; '$' sorts right after '#', so `< due_by$` is
-        // exactly "release_at <= due_by" for our fixed-width timestamps.
-        let out = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .index_name(keys::GSI1)
-            .key_condition_expression("#pk = :pk AND #sk < :due")
-            .expression_attribute_names("#pk", keys::GSI1PK)
-            .expression_attribute_names("#sk", keys::GSI1SK)
-            .expression_attribute_values(":pk", s(keys::GSI1PK_HOLDING))
-            .expression_attribute_values(":due", s(format!("{due_by}$")))
-            .scan_index_forward(true)
-            .limit(limit.clamp(1, 100))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| sdk_error("Query(holding)", e))?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| from_item::<BonusRecord>(keys::GSI1PK_HOLDING, item))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { items, next_cursor: out.last_evaluated_key.as_ref().map(cursor::encode) })
     }
 }

@@ -1,66 +1,11 @@
-//! The referral bonus rules: who earns what, when a human must look first, and which
-//! status changes are allowed. Plain Rust, no I/O: the webhook, retry and admin paths all
-//! call these functions, so the rules live in one place.
-
-use std::fmt;
+//! The rules applied when a top-up succeeds: the minimum top-up, which rate applies
+//! (override > volume tier > default), when a human must look first (same IP, velocity cap,
+//! amount review) and the optional holding period. Plain Rust, no I/O.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::money::{Rate, Usd};
-
-/// A bonus row's lifecycle. `failed` covers "not yet confirmed by Wellflow" too: a row is
-/// written as `failed` before the credit call and flipped to `credited` after it, so a crash
-/// in between leaves a row that the retry path and the admin list will find.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BonusStatus {
-    Pending,
-    Credited,
-    Failed,
-    Reversed,
-}
-
-impl BonusStatus {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            BonusStatus::Pending => "pending",
-            BonusStatus::Credited => "credited",
-            BonusStatus::Failed => "failed",
-            BonusStatus::Reversed => "reversed",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "pending" => Some(Self::Pending),
-            "credited" => Some(Self::Credited),
-            "failed" => Some(Self::Failed),
-            "reversed" => Some(Self::Reversed),
-            _ => None,
-        }
-    }
-
-    /// Whether `self → to` is a legal transition (`failed → failed` records another attempt).
-    pub fn can_become(self, to: BonusStatus) -> bool {
-        use BonusStatus::*;
-        matches!(
-            (self, to),
-            (Pending, Credited | Failed | Reversed) | (Failed, Credited | Failed | Reversed) | (Credited, Reversed)
-        )
-    }
-
-    /// Statuses an admin can still decide (approve or reject).
-    pub fn is_open(self) -> bool {
-        matches!(self, BonusStatus::Pending | BonusStatus::Failed)
-    }
-}
-
-impl fmt::Display for BonusStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::domain::{Rate, Usd};
 
 /// Why a bonus waits for a human instead of being credited. Machine-readable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -297,16 +242,5 @@ mod tests {
         // A provider clock in the future does not push the release beyond N days after receipt.
         assert_eq!(p.release_at(received + time::Duration::days(30), received), received + time::Duration::days(3));
         assert_eq!(HoldReason::Holding.as_str(), "holding");
-    }
-
-    #[test]
-    fn transitions() {
-        use BonusStatus::*;
-        assert!(Pending.can_become(Credited));
-        assert!(Failed.can_become(Failed));
-        assert!(Credited.can_become(Reversed));
-        assert!(!Credited.can_become(Credited));
-        assert!(!Reversed.can_become(Credited));
-        assert!(!Credited.can_become(Pending));
     }
 }

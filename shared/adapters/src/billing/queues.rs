@@ -1,16 +1,16 @@
-//! The retry seam: after a failed credit, a message (`{"payment_id": ...}` only — the row is
-//! the source of truth) goes to SQS with a delay. If the send fails, the row is still
-//! `failed` and still listed for admins: nothing depends on the message alone.
+//! The SQS side of the core's queue ports. Retry messages (`{"payment_id": ...}` only — the
+//! row is the source of truth) are sent with a delay that grows with the attempts; partner
+//! events carry ids only. Both are sent by the outbox dispatcher (and the sweeper), never on
+//! the money path itself: a failed send is retried from the outbox, and the row stays
+//! listed for the sweeper and admins.
 
-use std::future::Future;
+use std::time::Duration;
 
 use crate::domain::PaymentId;
+use referral_core::ports::{EventQueue, PartnerEventMessage, RetryQueue};
 
-/// Where failed credits are scheduled for another attempt.
-pub trait RetryQueue: Send + Sync {
-    /// Schedules another attempt for `payment`, the `attempts`-th so far (backoff grows).
-    fn schedule(&self, payment: &PaymentId, attempts: u32) -> impl Future<Output = Result<(), String>> + Send;
-}
+/// Longest a single send may take before it counts as failed (and is retried).
+pub const SEND_TIMEOUT: Duration = Duration::from_millis(1000);
 
 /// Exponential backoff: `base`, 2×, 4×, … capped at `cap_secs`.
 pub fn exponential_backoff_secs(base_secs: u32, attempts: u32, cap_secs: u64) -> i32 {
@@ -60,15 +60,45 @@ pub fn message_body(payment: &PaymentId) -> String {
 impl RetryQueue for SqsRetryQueue {
     async fn schedule(&self, payment: &PaymentId, attempts: u32) -> Result<(), String> {
         let delay_secs = backoff_secs(self.base_delay_secs, attempts);
-        self.client
+        let send = self
+            .client
             .send_message()
             .queue_url(&self.url)
             .message_body(message_body(payment))
             .delay_seconds(delay_secs)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+            .send();
+        bounded(send).await
+    }
+}
+
+/// The partner webhook queue (`PARTNER_WEBHOOK_QUEUE_URL`): the `partner-webhooks`
+/// function re-reads the bonus row, signs and delivers.
+#[derive(Clone, Debug)]
+pub struct SqsEventQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl SqsEventQueue {
+    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        Self { client, url: url.into() }
+    }
+}
+
+impl EventQueue for SqsEventQueue {
+    async fn publish(&self, message: &PartnerEventMessage) -> Result<(), String> {
+        let body = serde_json::to_string(message).map_err(|e| e.to_string())?;
+        bounded(self.client.send_message().queue_url(&self.url).message_body(body).send()).await
+    }
+}
+
+async fn bounded<T, E: std::error::Error + 'static>(
+    send: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<(), String> {
+    match tokio::time::timeout(SEND_TIMEOUT, send).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()),
+        Err(_) => Err(format!("SQS send timed out after {} ms", SEND_TIMEOUT.as_millis())),
     }
 }
 

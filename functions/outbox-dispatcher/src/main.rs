@@ -1,0 +1,20 @@
+//! Lambda entry point for the outbox dispatcher (DynamoDB stream event source with
+//! `ReportBatchItemFailures`): both queue clients built once per cold start.
+
+use adapters::billing::settings;
+use adapters::config::ProcessEnv;
+use aws_lambda_events::event::dynamodb::Event;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    adapters::telemetry::init();
+    let sdk = adapters::aws::sdk_config().await;
+    let retry = settings::retry_queue_from_env(&ProcessEnv, &sdk)?;
+    let events = settings::event_queue_from_env(&ProcessEnv, &sdk)?;
+    let (retry, events) = (&retry, &events);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
+        Ok::<_, Error>(outbox_dispatcher::handle_batch(retry, events, event.payload).await)
+    }))
+    .await
+}
