@@ -180,6 +180,8 @@ pub fn lambda_env(
         // Never called: the cold-start request is rejected before any billing work. The
         // secrets (WEBHOOK_SECRETS, WELLFLOW_API_KEY) are read from moto: their ARNs come with `stack`.
         ("WELLFLOW_BASE_URL", "http://127.0.0.1:9".into()),
+        // As template.yaml sets it (the Stripe endpoint is configured: its secret comes with `stack`).
+        ("STRIPE_LIVEMODE", "false".into()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

@@ -66,6 +66,7 @@ pub fn provision(local_stack: &Path, template: &Path, endpoint: &str) -> Result<
         .arg("--secret")
         .arg(format!("WebhookSigningSecret={}", crate::fixtures::WEBHOOK_SECRET))
         .args(["--secret", "WellflowApiKeySecret=bench-wellflow-key"])
+        .args(["--secret", "StripeWebhookSigningSecret=whsec_bench_0123456789abcdef"])
         .arg("--template")
         .arg(template)
         .output()

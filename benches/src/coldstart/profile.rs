@@ -74,7 +74,14 @@ async fn redirect_steps(steps: &mut Vec<(String, f64)>) -> Result<(), String> {
 async fn webhook_steps(steps: &mut Vec<(String, f64)>) -> Result<(), String> {
     step(steps, "telemetry::init (JSON subscriber)", adapters::telemetry::init);
     let plan = step(steps, "secrets plan (ARN variables)", || {
-        adapters::secrets::plan(&ProcessEnv, &[Secret::text("WEBHOOK_SECRETS"), Secret::text("WELLFLOW_API_KEY")])
+        adapters::secrets::plan(
+            &ProcessEnv,
+            &[
+                Secret::text("WEBHOOK_SECRETS"),
+                Secret::text("WELLFLOW_API_KEY"),
+                Secret::text("STRIPE_WEBHOOK_SECRETS"),
+            ],
+        )
     })
     .map_err(|e| e.to_string())?;
     let t = Instant::now();
@@ -82,7 +89,7 @@ async fn webhook_steps(steps: &mut Vec<(String, f64)>) -> Result<(), String> {
     steps.push((SDK_LOAD.into(), ms(t.elapsed())));
     let t = Instant::now();
     let env = plan.fetch(&adapters::aws::secretsmanager(&sdk), &ProcessEnv).await.map_err(|e| e.to_string())?;
-    steps.push(("2 secrets, concurrent GetSecretValue (lazy HTTP client + connect + moto)".into(), ms(t.elapsed())));
+    steps.push(("3 secrets, concurrent GetSecretValue (lazy HTTP client + connect + moto)".into(), ms(t.elapsed())));
     step(steps, "config from env + secrets", || WebhookConfig::from_env(&env).map_err(|e| e.to_string()))?;
     step(steps, "DynamoDB client + store", || {
         config::table_name(&env).map(|table| DynamoStore::new(adapters::aws::dynamodb(&sdk), table))

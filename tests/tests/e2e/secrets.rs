@@ -5,7 +5,7 @@
 
 use adapters::domain::signature::sign;
 use adapters::store::Users;
-use integration_tests::billing::{BillingHarness, SIGNUP_SECRET, SIGNUP_SECRETS, WEBHOOK_SECRET};
+use integration_tests::billing::{BillingHarness, SIGNUP_SECRET, SIGNUP_SECRETS, STRIPE_SECRET, WEBHOOK_SECRET};
 use integration_tests::cold_start::{self, http_api_event};
 use integration_tests::issuer::LocalIssuer;
 use integration_tests::TestStack;
@@ -101,8 +101,16 @@ async fn the_signup_webhook_and_dashboard_binaries_read_their_secrets_from_moto(
         &stack.endpoint,
         &stack.function_env(&[("WELLFLOW_BASE_URL", "http://127.0.0.1:9")]),
     );
-    let out = cold_start("webhook", webhook_env, vec![webhook_event("bin-pay-1", WEBHOOK_SECRET)]).await;
-    assert_eq!(statuses(&out), [200], "{out:?}");
+    // The Stripe endpoint's secret is an optional secret of the same list (one line in main.rs).
+    let stripe_body = std::fs::read_to_string(
+        integration_tests::workspace_root().join("functions/webhook/tests/fixtures/stripe/payment_intent.created.json"),
+    )
+    .unwrap();
+    let mut stripe = http_api_event("POST", "/webhooks/stripe", "", Some(&stripe_body));
+    stripe["headers"]["stripe-signature"] =
+        webhook::stripe::sign(STRIPE_SECRET, adapters::clock::now().unix_timestamp(), stripe_body.as_bytes()).into();
+    let out = cold_start("webhook", webhook_env, vec![webhook_event("bin-pay-1", WEBHOOK_SECRET), stripe]).await;
+    assert_eq!(statuses(&out), [200, 200], "{out:?}");
     let body: Value = serde_json::from_str(out[0]["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["outcome"], "not_referred", "signature verified with the secret from moto");
 
