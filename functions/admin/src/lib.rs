@@ -111,8 +111,9 @@ where
             }
             let parsed: Body = if body.is_empty() { Body::default() } else { adapters::http::parse_json(body)? };
             note_ok(&parsed.note)?;
-            let outcome =
-                approve(&admin.billing, &payment(id)?, &actor, parsed.note.as_deref()).await.map_err(unavailable)?;
+            let outcome = Box::pin(approve(&admin.billing, &payment(id)?, &actor, parsed.note.as_deref()))
+                .await
+                .map_err(unavailable)?;
             let (_, status, value) = views::outcome(&outcome);
             Ok(json_response(status, &value))
         }
@@ -126,9 +127,10 @@ where
             let parsed: Body = adapters::http::parse_json(body)?;
             reason_ok(&parsed.reason)?;
             note_ok(&parsed.note)?;
-            let outcome = reject(&admin.billing, &payment(id)?, &actor, &parsed.reason, parsed.note.as_deref())
-                .await
-                .map_err(unavailable)?;
+            let outcome =
+                Box::pin(reject(&admin.billing, &payment(id)?, &actor, &parsed.reason, parsed.note.as_deref()))
+                    .await
+                    .map_err(unavailable)?;
             let (_, status, value) = views::outcome(&outcome);
             Ok(json_response(status, &value))
         }
@@ -227,8 +229,8 @@ where
         return json!({ "payment_id": raw, "outcome": "invalid_payment_id" });
     };
     let decided = match reject_reason {
-        None => approve(&admin.billing, &pid, actor, note).await,
-        Some(reason) => reject(&admin.billing, &pid, actor, reason, note).await,
+        None => Box::pin(approve(&admin.billing, &pid, actor, note)).await,
+        Some(reason) => Box::pin(reject(&admin.billing, &pid, actor, reason, note)).await,
     };
     match decided {
         Ok(outcome) => {

@@ -51,7 +51,8 @@ where
     let Ok(payment) = PaymentId::parse(&parsed.payment_id) else {
         return MessageOutcome::Poison("invalid payment_id".into());
     };
-    match settle_payment(billing, &payment, "retry").await {
+    // Boxed: the settle future is large; keep it off the worker stack.
+    match Box::pin(settle_payment(billing, &payment, "retry")).await {
         Ok(None) => MessageOutcome::Poison(format!("no bonus row for payment {payment}")),
         Ok(Some(settled)) => match (&settled.failed, settled.bonus.ledger.in_flight()) {
             (None, None) => MessageOutcome::Done("settled"),

@@ -42,7 +42,7 @@ where
     L: Ledger,
 {
     let ReleaseReport { due_seen, credited, credit_failed, skipped, more_due } =
-        holding::release_due(billing, now, cfg.max_rows).await?;
+        Box::pin(holding::release_due(billing, now, cfg.max_rows)).await?;
     Ok(serde_json::json!({
         "due_seen": due_seen,
         "credited": credited,

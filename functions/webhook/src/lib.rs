@@ -1,7 +1,11 @@
-//! Payment webhook Lambda: `POST /webhooks/payments` from the payment provider.
+//! Payment webhook Lambda: `POST /webhooks/payments` (our generic contract, `event.rs`) and
+//! `POST /webhooks/stripe` (Stripe's own events, `stripe/`).
 //!
-//! Signature first (`X-Signature: t=…,v1=…`, over the raw body), then validation into the
-//! core's `PaymentEvent`, then `referral_core::usecases::payment_events`. Answers: 200 for
+//! Signature first (`X-Signature: t=…,v1=…`, or `Stripe-Signature`, over the raw body), then
+//! validation into the core's `PaymentEvent`, then `referral_core::usecases::payment_events`.
+//! A Stripe event that means nothing to us (another type, another currency, test mode on the
+//! live endpoint, no user id) is answered 200 `{"outcome":"ignored","reason"}` and writes
+//! nothing: Stripe retries anything else for three days. Answers: 200 for
 //! every event we took responsibility for (including duplicates, events that change nothing,
 //! and a Wellflow failure — the row is `failed` and retried by us; the provider must not
 //! retry our internal failure); 4xx for the caller's mistakes, nothing written; 503 when
@@ -31,15 +35,18 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub struct WebhookConfig {
     pub secrets: Vec<String>,
     pub tolerance_secs: i64,
+    /// `/webhooks/stripe`, when `STRIPE_WEBHOOK_SECRETS` is set (else that route is 404).
+    pub stripe: Option<stripe::StripeConfig>,
 }
 
 impl std::fmt::Debug for WebhookConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "WebhookConfig {{ secrets: [{} redacted], tolerance_secs: {} }}",
+            "WebhookConfig {{ secrets: [{} redacted], tolerance_secs: {}, stripe: {:?} }}",
             self.secrets.len(),
-            self.tolerance_secs
+            self.tolerance_secs,
+            self.stripe
         )
     }
 }
@@ -53,6 +60,10 @@ impl WebhookConfig {
                 "the payment provider's signing secret(s), comma-separated during rotation",
             )?,
             tolerance_secs: config::parsed_or(src, "WEBHOOK_TOLERANCE_SECS", signature::DEFAULT_TOLERANCE_SECS)?,
+            stripe: match config::optional(src, stripe::StripeConfig::SECRETS_VAR) {
+                Some(_) => Some(stripe::StripeConfig::from_env(src)?),
+                None => None,
+            },
         })
     }
 }
@@ -74,13 +85,53 @@ where
     S: Payments,
     L: Ledger,
 {
+    let stripe_route = req.uri().path().trim_end_matches('/').ends_with("/webhooks/stripe");
     if req.method() != http::Method::POST {
         return Err(ApiError::method_not_allowed("POST"));
+    }
+    if stripe_route {
+        return handle_stripe(billing, cfg, req).await;
     }
     let body = adapters::http::body_bytes(req, MAX_BODY_BYTES)?;
     adapters::auth::verify_signed(req, body, &cfg.secrets, cfg.tolerance_secs)?;
     let event = parse(body)?;
     process(billing, &event).await
+}
+
+/// `POST /webhooks/stripe`: `Stripe-Signature` on the raw body, then Stripe's event into the
+/// core's `PaymentEvent` (or an ignored one).
+async fn handle_stripe<S, L>(
+    billing: &Billing<S, L>,
+    cfg: &WebhookConfig,
+    req: &Request,
+) -> Result<Response<Body>, ApiError>
+where
+    S: Payments,
+    L: Ledger,
+{
+    let Some(stripe_cfg) = cfg.stripe.as_ref() else {
+        return Err(ApiError::not_found(
+            "stripe_not_configured",
+            "this deployment has no Stripe endpoint (STRIPE_WEBHOOK_SECRETS)",
+        ));
+    };
+    let body = adapters::http::body_bytes(req, stripe::MAX_BODY_BYTES)?;
+    stripe::verify_request(req, body, stripe_cfg)?;
+    match stripe::parse(body, stripe_cfg)? {
+        stripe::StripeOutcome::Event(event) => process(billing, &event).await,
+        stripe::StripeOutcome::Ignored { reason, event_id, event_type } => {
+            if stripe::reason::WARN.contains(&reason) {
+                tracing::warn!(event_id = %event_id, event_type = %event_type, reason, outcome = "ignored", "Stripe event ignored");
+            } else {
+                tracing::info!(event_id = %event_id, event_type = %event_type, reason, outcome = "ignored", "Stripe event ignored");
+            }
+            adapters::metrics::count("StripeEventsIgnored", &[("event_id", event_id.as_str()), ("reason", reason)]);
+            Ok(adapters::http::json(
+                StatusCode::OK,
+                &json!({ "outcome": "ignored", "reason": reason, "event_id": event_id, "event_type": event_type }),
+            ))
+        }
+    }
 }
 
 /// Runs a validated event through the core and renders the answer (shared by every provider
@@ -90,7 +141,8 @@ where
     S: Payments,
     L: Ledger,
 {
-    match handle_payment_event(billing, event).await {
+    // Boxed: the money flow's future is large; keep it off the (2 MiB) worker stack.
+    match Box::pin(handle_payment_event(billing, event)).await {
         Ok(outcome) => Ok(adapters::http::json(StatusCode::OK, &outcome_json(&outcome))),
         Err(err) => {
             tracing::error!(payment_id = %event.payment_id, error = %err, outcome = "unavailable", "webhook not processed; provider will retry");

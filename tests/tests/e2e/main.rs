@@ -19,5 +19,6 @@ mod retry;
 mod secrets;
 mod sharding;
 mod signup;
+mod stripe;
 mod tiers;
 mod webhook;

@@ -51,6 +51,26 @@ impl Checker {
     }
 }
 
+/// Stripe: a real event, an ignored one, a refused signature.
+async fn stripe_operations(h: &BillingHarness, c: &mut Checker) {
+    let stripe_event = |id: &str, kind: &str, object: serde_json::Value| {
+        json!({"id": id, "object": "event", "api_version": "2025-10-29.clover", "created": 1_764_000_000,
+               "livemode": false, "pending_webhooks": 1, "request": {"id": null, "idempotency_key": null},
+               "type": kind, "data": {"object": object}})
+    };
+    let pi = json!({"id": "pi_oa5", "object": "payment_intent", "amount": 2000, "amount_received": 2000,
+                    "currency": "usd", "metadata": {"user_id": "bob"}, "status": "succeeded"});
+    let resp = h.stripe(&stripe_event("evt_oa5", "payment_intent.succeeded", pi.clone())).await;
+    c.check("/webhooks/stripe", "post", 200, Some(&body_json(&resp)));
+    let resp =
+        h.stripe(&stripe_event("evt_oa6", "customer.created", json!({"id": "cus_1", "object": "customer"}))).await;
+    c.check("/webhooks/stripe", "post", 200, Some(&body_json(&resp)));
+    let unsigned =
+        integration_tests::requests::request("POST", "/webhooks/stripe", &[], lambda_http::Body::Text("{}".into()));
+    let resp = webhook::handle(&h.billing, &h.webhook_cfg, &unsigned).await;
+    c.check("/webhooks/stripe", "post", resp.status().as_u16(), Some(&body_json(&resp)));
+}
+
 #[tokio::test]
 async fn every_documented_operation_answers_as_documented() {
     let mut c = Checker { doc: document(), seen: BTreeSet::new() };
@@ -70,6 +90,13 @@ async fn every_documented_operation_answers_as_documented() {
     c.check("/webhooks/payments", "post", 200, Some(&body_json(&resp)));
     let resp = h.deliver_raw(&BillingHarness::event_body("oa3", "bob", "5.00", "topup.exploded")).await;
     c.check("/webhooks/payments", "post", 400, Some(&body_json(&resp)));
+    for kind in ["topup.disputed", "topup.dispute_won"] {
+        let resp = h.deliver_raw(&BillingHarness::event_body("oa4", "bob", "5.00", kind)).await;
+        c.check("/webhooks/payments", "post", 200, Some(&body_json(&resp)));
+    }
+
+    // Stripe (boxed: this test's future is large enough already).
+    Box::pin(stripe_operations(&h, &mut c)).await;
 
     // Redirect.
     let code =

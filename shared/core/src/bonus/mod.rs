@@ -23,7 +23,7 @@ mod status;
 use serde::{Deserialize, Serialize};
 
 pub use due::{bonus_due, Basis};
-pub use effects::{EarningsMove, Effect, OutboxMessage, PayerTopup, VelocityWindow, VolumeMove};
+pub use effects::{EarningsMove, Effect, OutboxMessage, PayerTopup, ReferrerGuard, VelocityWindow, VolumeMove};
 pub use ledger::{move_key, FailureKind, Ledger, Move, MoveFailure, MoveKind, MoveState, Plan};
 pub use policy::{BonusPolicy, Decision, HoldReason, TopupContext, MAX_HOLDING_DAYS};
 pub use status::BonusStatus;

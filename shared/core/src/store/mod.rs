@@ -16,7 +16,7 @@ use crate::domain::{BonusStatus, Rate, RefCode, UserId};
 pub use partner::{ApiKeys, Campaigns};
 pub use payments::{Commit, CommitOutcome, PaymentSnapshot, Payments, UnsettledQueries};
 pub use rate_tiers::{HoldingQueries, PutTiersOutcome, RateTierConfig, RateTierConfigs, ReferrerSnapshot};
-pub use records::{CodeRecord, DeliveryRecord, UserProfile, WebhookEndpoint};
+pub use records::{CodeRecord, DeliveryRecord, ReferrerCtx, UserProfile, WebhookEndpoint};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -235,6 +235,9 @@ impl Writes {
                     profile.conditions.push(format!("attribute_not_exists({marker})"));
                     profile.set("first_topup_payment_id", s(first.as_str()));
                 }
+                if let Some(ctx) = &p.referrer_ctx {
+                    profile.set("referrer_ctx", serde_dynamo::to_attribute_value(ctx).expect("context serialises"));
+                }
                 for (referrer, day, delta) in p.active_moves() {
                     self.user(&referrer, keys::day_sk(&day)).add("active_new", delta.into());
                 }
@@ -250,6 +253,16 @@ impl Writes {
                 });
                 profile.set("first_topups", AttributeValue::L(v.window.iter().map(n).collect()));
                 profile.set("velocity_version", n(v.read_version + 1));
+            }
+            Effect::ReferrerGuard(g) => {
+                let profile = self.user(&g.referrer, keys::SK_PROFILE.to_string());
+                let version = profile.name("ctx_version");
+                let read = profile.value(n(g.ctx_version));
+                profile.conditions.push(if g.ctx_version == 0 {
+                    format!("attribute_not_exists({version}) OR {version} = {read}")
+                } else {
+                    format!("{version} = {read}")
+                });
             }
             Effect::Outbox(message) => self.put(table, outbox_item(message, now_unix), None),
         }
@@ -292,15 +305,17 @@ impl Payments for DynamoStore {
         let payment_pk = keys::payment_pk(payment);
         let bonus_pk = keys::bonus_pk(payment);
         let payer_pk = payer.map(keys::user_pk);
-        let mut wanted = vec![
-            item_key(payment_pk.clone(), keys::SK_PAYMENT),
-            item_key(bonus_pk.clone(), keys::SK_BONUS),
-            super::rate_tiers::config_key(),
-        ];
+        let cached_tiers = self.cached_tiers();
+        let mut wanted =
+            vec![item_key(payment_pk.clone(), keys::SK_PAYMENT), item_key(bonus_pk.clone(), keys::SK_BONUS)];
+        if cached_tiers.is_none() {
+            wanted.push(super::rate_tiers::config_key());
+        }
         if let Some(pk) = &payer_pk {
             wanted.push(item_key(pk.clone(), keys::SK_PROFILE));
         }
-        let mut snapshot = PaymentSnapshot::default();
+        let mut snapshot = PaymentSnapshot { rate_tiers: cached_tiers.clone().flatten(), ..PaymentSnapshot::default() };
+        let mut tiers_read = None;
         for item in self.batch_get("payment", wanted).await? {
             let Some(AttributeValue::S(pk)) = item.get(PK).cloned() else { continue };
             if pk == payment_pk {
@@ -308,10 +323,16 @@ impl Payments for DynamoStore {
             } else if pk == bonus_pk {
                 snapshot.bonus = Some(from_item(&pk, item)?);
             } else if pk == keys::CONFIG_PK {
-                snapshot.rate_tiers = super::rate_tiers::tiers_of(item)?;
+                tiers_read = Some(super::rate_tiers::tiers_of(item)?);
             } else if Some(&pk) == payer_pk.as_ref() {
                 snapshot.payer = Some(from_item(&pk, item)?);
             }
+        }
+        if cached_tiers.is_none() {
+            // Read now (absent item = flat default).
+            let tiers = tiers_read.flatten();
+            self.remember_tiers(tiers.clone());
+            snapshot.rate_tiers = tiers;
         }
         Ok(snapshot)
     }
