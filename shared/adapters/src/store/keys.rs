@@ -21,9 +21,10 @@
 //! | user's active key count   | `USER#<user_id>`            | `APIKEYS`       |                                  |                                     |
 //! | user's campaign listing   | `USER#<user_id>`            | `CAMPAIGN#<name>` |                                |                                     |
 //!
-//! GSI3 (leaderboard, KEYS_ONLY): `LBPK` (S) = `LB#all` on `STATS`, `LB#<yyyy-mm>` on
-//! `STATS#<yyyy-mm>`; `LBSCORE` (N) = credited minus reversed earnings, moved by `ADD` in
-//! the transaction that moves the money. Sparse: only referrers who ever earned carry it.
+//! GSI3 (leaderboard, KEYS_ONLY): `LBPK` (S) = `LB#all#<shard>` on `STATS`,
+//! `LB#<yyyy-mm>#<shard>` on `STATS#<yyyy-mm>` (shard by referrer, [`LEADERBOARD_SHARDS`]);
+//! `LBSCORE` (N) = credited minus reversed earnings, moved by `ADD` in the transaction that
+//! moves the money. Sparse: only referrers who ever earned carry it.
 //!
 //! GSI1 (KEYS_ONLY) is sparse: only bonuses someone must act on carry its keys, spread over
 //! [`STATUS_SHARDS`] partitions each (the shard comes from the payment id), so no single
@@ -110,9 +111,25 @@ pub fn month_stats_sk(month: &str) -> String {
     format!("STATS#{month}")
 }
 
-/// `LB#all` or `LB#2026-11` — the leaderboard partition of GSI3 (`scope` = `all` or a month).
-pub fn leaderboard_pk(scope: &str) -> String {
-    format!("LB#{scope}")
+/// Partitions per leaderboard (GSI3). Every credit or reversal moves the referrer's score on
+/// two boards (all time and the month), one index write each: at 10,000 credited top-ups/s a
+/// single `LB#all` key would take 10,000 writes/s; over 16 shards (by referrer) that is 625
+/// per partition. A page reads every shard (in parallel) and merges them.
+pub const LEADERBOARD_SHARDS: u32 = 16;
+
+/// The leaderboard shard of a referrer (stable: a referrer's score always lives in one shard).
+pub fn leaderboard_shard(referrer: &UserId) -> u32 {
+    (fnv1a(referrer.as_str()) % u64::from(LEADERBOARD_SHARDS)) as u32
+}
+
+/// `LB#all#3` or `LB#2026-11#3` — one shard of a board's GSI3 partition (`scope` = `all` or a month).
+pub fn leaderboard_pk(scope: &str, shard: u32) -> String {
+    format!("LB#{scope}#{shard}")
+}
+
+/// FNV-1a: tiny, and stable across builds and platforms (unlike `DefaultHasher`).
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 pub fn bonus_pk(payment: &PaymentId) -> String {
@@ -135,12 +152,7 @@ pub const STATUS_SHARDS: u32 = 32;
 
 /// The GSI1 shard of a payment: stable, spread by a hash of the id.
 pub fn status_shard(payment: &PaymentId) -> u32 {
-    // FNV-1a: tiny, stable across builds and platforms (unlike `DefaultHasher`).
-    let hash = payment
-        .as_str()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-    (hash % u64::from(STATUS_SHARDS)) as u32
+    (fnv1a(payment.as_str()) % u64::from(STATUS_SHARDS)) as u32
 }
 
 /// The GSI1 partition families.

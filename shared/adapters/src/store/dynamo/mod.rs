@@ -31,8 +31,11 @@ pub struct DynamoStore {
     client: Client,
     table: Arc<str>,
     /// The rate-tier table as last read, and when (see [`RATE_TIERS_TTL`]).
-    tiers_cache: Arc<std::sync::Mutex<Option<(std::time::Instant, Option<crate::domain::RateTiers>)>>>,
+    tiers_cache: Arc<std::sync::Mutex<Option<TiersRead>>>,
 }
+
+/// When the rate-tier table was read, and what it held (`None`: flat default).
+type TiersRead = (std::time::Instant, Option<crate::domain::RateTiers>);
 
 /// How long a function keeps the rate-tier table before reading it again. Every top-up needs
 /// it: read each time, the one `CONFIG` item would take every top-up's read (3,000 reads/s per

@@ -183,12 +183,13 @@ impl Writes {
                 all.add("credited_count", e.credited.into());
                 all.add("reversed_count", e.reversed.into());
                 all.add(keys::LBSCORE, e.amount);
-                all.set(keys::LBPK, s(keys::leaderboard_pk(referral_core::domain::leaderboard::ALL)));
+                let shard = keys::leaderboard_shard(&e.referrer);
+                all.set(keys::LBPK, s(keys::leaderboard_pk(referral_core::domain::leaderboard::ALL, shard)));
                 self.user(&e.referrer, keys::day_sk(&e.day)).add("earned", e.amount);
                 let month = self.user(&e.referrer, keys::month_stats_sk(&e.month));
                 month.add("earned", e.amount);
                 month.add(keys::LBSCORE, e.amount);
-                month.set(keys::LBPK, s(keys::leaderboard_pk(&e.month)));
+                month.set(keys::LBPK, s(keys::leaderboard_pk(&e.month, shard)));
             }
             Effect::Volume(v) if v.delta.is_zero() && v.guard.is_none() => {}
             Effect::Volume(v) => {
