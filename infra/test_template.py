@@ -89,6 +89,22 @@ def referenced(v):
     return None
 
 
+def alarms_on(t, namespace, metric, dimension):
+    """The alarms on `namespace`/`metric` whose dimensions include `dimension`."""
+    return [
+        a for a, alarm in resources(t, "AWS::CloudWatch::Alarm").items()
+        if alarm["Properties"].get("Namespace") == namespace
+        and alarm["Properties"].get("MetricName") == metric
+        and dimension in alarm["Properties"].get("Dimensions", [])
+    ]
+
+
+def has_retention(t, group_id):
+    """Whether `group_id` is a log group of this template with a retention."""
+    group = resources(t, "AWS::Logs::LogGroup").get(group_id)
+    return group is not None and "RetentionInDays" in group["Properties"]
+
+
 # ---- the checks ---------------------------------------------------------------------------
 
 
@@ -196,32 +212,22 @@ def secret_problems(t):
 
 def function_problems(t):
     problems = []
-    groups = resources(t, "AWS::Logs::LogGroup")
-    alarms = resources(t, "AWS::CloudWatch::Alarm")
-    for fn_id, fn in resources(t, "AWS::Lambda::Function").items():
-        group = ref(fn["Properties"].get("LoggingConfig", {}).get("LogGroup"))
-        if group not in groups:
+    functions = resources(t, "AWS::Lambda::Function")
+    log_group = {f: ref(fn["Properties"].get("LoggingConfig", {}).get("LogGroup")) for f, fn in functions.items()}
+    for fn_id, group in log_group.items():
+        if group not in resources(t, "AWS::Logs::LogGroup"):
             problems.append(f"{fn_id} has no LoggingConfig.LogGroup of its own (Lambda's default group keeps logs forever)")
-        elif "RetentionInDays" not in groups[group]["Properties"]:
+        elif not has_retention(t, group):
             problems.append(f"{fn_id}'s log group {group} has no RetentionInDays")
-        users = [f for f, other in resources(t, "AWS::Lambda::Function").items()
-                 if ref(other["Properties"].get("LoggingConfig", {}).get("LogGroup")) == group]
-        if group in groups and len(users) > 1:
-            problems.append(f"log group {group} is shared by {users}")
-        errors = [
-            a for a, alarm in alarms.items()
-            if alarm["Properties"].get("MetricName") == "Errors"
-            and alarm["Properties"].get("Namespace") == "AWS/Lambda"
-            and {"Name": "FunctionName", "Value": {"Ref": fn_id}} in alarm["Properties"].get("Dimensions", [])
-        ]
-        if not errors:
+        elif list(log_group.values()).count(group) > 1:
+            problems.append(f"log group {group} is shared by several functions")
+        if not alarms_on(t, "AWS/Lambda", "Errors", {"Name": "FunctionName", "Value": {"Ref": fn_id}}):
             problems.append(f"{fn_id} has no errors alarm")
     return problems
 
 
 def api_problems(t):
     problems = []
-    groups = resources(t, "AWS::Logs::LogGroup")
     apis = resources(t, "AWS::ApiGatewayV2::Api")
     stages = resources(t, "AWS::ApiGatewayV2::Stage")
     staged = {ref(s["Properties"]["ApiId"]) for s in stages.values()}
@@ -235,7 +241,7 @@ def api_problems(t):
             problems.append(f"{stage_id} has no default throttling")
         dest = p.get("AccessLogSettings", {}).get("DestinationArn", {})
         group = dest.get("Fn::GetAtt", [None])[0] if isinstance(dest, dict) else None
-        if group not in groups or "RetentionInDays" not in groups[group]["Properties"]:
+        if not has_retention(t, group):
             problems.append(f"{stage_id} writes no access logs to a log group with retention")
         fmt = p.get("AccessLogSettings", {}).get("Format", "")
         for leak in ("$context.identity.sourceIp", "$context.authorizer", "$context.identity.userAgent"):
@@ -260,12 +266,8 @@ def alarm_problems(t):
         if "OKActions" not in p or "AlarmActions" not in p:
             problems.append(f"{a} needs AlarmActions and OKActions")
     for q in resources(t, "AWS::SQS::Queue"):
-        age = [
-            a for a, alarm in alarms.items()
-            if alarm["Properties"].get("MetricName") == "ApproximateAgeOfOldestMessage"
-            and alarm["Properties"].get("Dimensions", [{}])[0].get("Value") == {"Fn::GetAtt": [q, "QueueName"]}
-        ]
-        if not age:
+        queue = {"Name": "QueueName", "Value": {"Fn::GetAtt": [q, "QueueName"]}}
+        if not alarms_on(t, "AWS/SQS", "ApproximateAgeOfOldestMessage", queue):
             problems.append(f"queue {q} has no oldest-message-age alarm")
     for fn_id, group in resources(t, "AWS::CodeDeploy::DeploymentGroup").items():
         if not group["Properties"].get("AlarmConfiguration", {}).get("Alarms"):
