@@ -466,6 +466,21 @@ async fn dynamodb_round_trips_per_topup() {
     );
     let stats = h.stack.item("USER#alice", "STATS").await.unwrap();
     assert_eq!(num(&stats, "credited_count"), 2);
+    // A refund of a credited bonus: plan the debit with the record, then record Wellflow's answer.
+    h.calls.reset();
+    h.refund("pay_rt2", "bob", "30.00").await;
+    assert_eq!(h.calls.take(), ["BatchGetItem", "TransactWriteItems", "TransactWriteItems"], "refund");
+    // Wellflow down: the credit fails (recorded), the outbox enqueues the retry, the retry
+    // credits it.
+    h.wellflow.set_fault(Fault::Unavailable);
+    h.calls.reset();
+    h.topup("pay_rt3", "bob", "30.00").await;
+    assert_eq!(h.calls.take(), ["BatchGetItem", "TransactWriteItems", "TransactWriteItems"], "failed credit");
+    h.wellflow.set_fault(Fault::Ok);
+    h.run_retries(5).await;
+    // The retry re-reads the bonus and sends the same move (same idempotency key) again.
+    assert_eq!(h.calls.take(), ["GetItem", "TransactWriteItems"], "retry that credits");
+    assert_eq!(h.bonus("pay_rt3").await.unwrap().status, BonusStatus::Credited);
 }
 
 #[tokio::test]

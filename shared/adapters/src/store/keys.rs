@@ -113,9 +113,11 @@ pub fn month_stats_sk(month: &str) -> String {
 
 /// Partitions per leaderboard (GSI3). Every credit or reversal moves the referrer's score on
 /// two boards (all time and the month), one index write each: at 10,000 credited top-ups/s a
-/// single `LB#all` key would take 10,000 writes/s; over 16 shards (by referrer) that is 625
-/// per partition. A page reads every shard (in parallel) and merges them.
-pub const LEADERBOARD_SHARDS: u32 = 16;
+/// single `LB#all` key would take 10,000 writes/s. Sharded by referrer, a viral referrer's
+/// writes all land in its shard (up to its own ceiling, ~500/s): over 32 shards the others
+/// add ~265/s, so no shard passes 1,000 (the scale model, `scale_model.rs`, computes it). A
+/// page reads every shard (in parallel) and merges them.
+pub const LEADERBOARD_SHARDS: u32 = 32;
 
 /// The leaderboard shard of a referrer (stable: a referrer's score always lives in one shard).
 pub fn leaderboard_shard(referrer: &UserId) -> u32 {

@@ -21,6 +21,8 @@ mod payments;
 mod queries;
 mod rate_tiers;
 mod referrers;
+#[cfg(test)]
+mod scale_model;
 mod users;
 mod webhooks;
 

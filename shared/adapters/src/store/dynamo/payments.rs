@@ -271,7 +271,7 @@ impl Writes {
 }
 
 impl DynamoStore {
-    fn commit_items(&self, commit: &Commit, now_unix: i64) -> Vec<TransactWriteItem> {
+    pub(super) fn commit_items(&self, commit: &Commit, now_unix: i64) -> Vec<TransactWriteItem> {
         let table = self.table();
         let mut writes = Writes::default();
         if let Some(record) = &commit.payment {
