@@ -7,6 +7,7 @@ pub mod cold_start;
 pub mod counting;
 pub mod fault_proxy;
 pub mod http_adapter;
+pub mod iam;
 pub mod issuer;
 pub mod load;
 pub mod moto;

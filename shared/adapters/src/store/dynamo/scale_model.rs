@@ -128,7 +128,13 @@ fn writes_of(items: &[TransactWriteItem], previous: Option<&Item>, bonus_after: 
 
 /// The writes of one credited top-up (create-and-claim + record Wellflow's answer) of
 /// `payer` → `referrer`, payment `payment`.
-fn credited_topup(store: &DynamoStore, referrer: &UserId, payer: &UserId, payment: &PaymentId, first: bool) -> Vec<Write> {
+fn credited_topup(
+    store: &DynamoStore,
+    referrer: &UserId,
+    payer: &UserId,
+    payment: &PaymentId,
+    first: bool,
+) -> Vec<Write> {
     let now = "2026-12-01T10:00:00.000Z";
     let mut record = PaymentRecord::new(payment.clone(), now);
     record.succeeded = Some(Usd::cents(5_000));
@@ -235,7 +241,8 @@ fn model(store: &DynamoStore, topups_per_sec: f64, referrers: usize, repeat_shar
         for (weight, writes) in &templates {
             let rate = rate * weight;
             for w in writes {
-                if let Some(family) = w.partition.strip_prefix("GSI1:").and_then(|p| p.rsplit_once('#')).map(|(f, _)| f) {
+                if let Some(family) = w.partition.strip_prefix("GSI1:").and_then(|p| p.rsplit_once('#')).map(|(f, _)| f)
+                {
                     // The attention shard comes from the payment id: a referrer's many payments
                     // spread over every shard.
                     for shard in 0..keys::STATUS_SHARDS {
@@ -293,7 +300,10 @@ fn scale_model() {
             );
         }
         let total: f64 = per_family.values().sum();
-        println!("\nSCALE writes of one credited top-up ({}): {total} WCU", if first { "a payer's first" } else { "repeat" });
+        println!(
+            "\nSCALE writes of one credited top-up ({}): {total} WCU",
+            if first { "a payer's first" } else { "repeat" }
+        );
         for (f, units) in &per_family {
             println!("SCALE   {f:<40} {units:>4} WCU");
         }
@@ -349,8 +359,13 @@ fn scale_model() {
         for (f, (max, count)) in &families {
             println!("SCALE   {f:<40} {count:>10} {max:>12.0}");
         }
-        let (hot_key, hot) =
-            report.load.iter().filter(|(k, _)| shared(k)).max_by(|a, b| a.1.total_cmp(b.1)).map(|(k, v)| (k.clone(), *v)).unwrap();
+        let (hot_key, hot) = report
+            .load
+            .iter()
+            .filter(|(k, _)| shared(k))
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(k, v)| (k.clone(), *v))
+            .unwrap();
         println!("SCALE   hottest shared partition: {hot_key} at {hot:.0} WCU/s");
         assert!(hot <= 1_000.0, "{n}/s over {m}: shared partition {hot_key} takes {hot:.0} WCU/s");
     }
