@@ -29,13 +29,11 @@ it names or returns and whether it reads consistently. Without it nothing is log
 Usage: moto_server.py [--port N] [--parent-pid PID] [--call-log FILE]
 """
 import argparse
-import os
-import signal
 import sys
-import time
 
 import threading
 
+import parent_watch  # infra/, next to this script
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
@@ -200,16 +198,6 @@ def patch_moto():
     Table.query = query
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
@@ -227,13 +215,7 @@ def main() -> int:
     host, port = server.server_address[:2]
     print(f"MOTO_ENDPOINT=http://{host}:{port}", flush=True)
 
-    stop = {"now": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
-    signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
-    while not stop["now"]:
-        if args.parent_pid and not alive(args.parent_pid):
-            break
-        time.sleep(0.5)
+    parent_watch.wait(args.parent_pid)
     server.shutdown()
     return 0
 

@@ -383,16 +383,12 @@ pub fn kpis_event() -> Vec<u8> {
     bytes(&http_api_event("GET", "/referrals/kpis", "", &[("authorization", &auth)], None))
 }
 
-/// The environment Lambda would give the functions (plus moto, Wellflow and the stack's names).
-pub fn lambda_env(
-    api: &RuntimeApi,
-    endpoint: &str,
-    wellflow: &str,
-    stack: &BTreeMap<String, String>,
-) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = [
+/// What Lambda itself gives a function (runtime API, identity, region, credentials) on
+/// `endpoint` (moto). Shared with the tests that start the real binaries (`tests/src/cold_start.rs`).
+pub fn lambda_base_env(function: &str, api: &RuntimeApi, endpoint: &str) -> Vec<(String, String)> {
+    [
         ("AWS_LAMBDA_RUNTIME_API", api.addr.to_string()),
-        ("AWS_LAMBDA_FUNCTION_NAME", "bench".to_string()),
+        ("AWS_LAMBDA_FUNCTION_NAME", function.to_string()),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "1".into()),
         ("AWS_LAMBDA_LOG_STREAM_NAME", "x".into()),
@@ -402,22 +398,39 @@ pub fn lambda_env(
         ("AWS_ACCESS_KEY_ID", "test".into()),
         ("AWS_SECRET_ACCESS_KEY", "test".into()),
         ("AWS_ENDPOINT_URL", endpoint.to_string()),
-        // As on this machine and many hosts: rustls-native-certs then also scans the directory.
-        ("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt".into()),
-        ("SSL_CERT_DIR", "/etc/ssl/certs".into()),
         ("RUST_LOG", "info".into()),
         ("SITE_ORIGIN", "https://www.example.com".into()),
-        ("WEBHOOK_SECRETS", crate::fixtures::WEBHOOK_SECRET.into()),
-        ("SIGNUP_SECRETS", seed::SIGNUP_SECRET.into()),
-        ("IP_HASH_KEY", seed::IP_HASH_KEY.into()),
-        ("JWT_HS256_SECRET", seed::JWT_SECRET.into()),
-        ("LEADERBOARD_SECRET", seed::LEADERBOARD_SECRET.into()),
-        ("WELLFLOW_BASE_URL", wellflow.to_string()),
-        ("WELLFLOW_API_KEY", seed::WELLFLOW_KEY.into()),
+        // As template.yaml sets it (the Stripe endpoint is configured).
+        ("STRIPE_LIVEMODE", "false".into()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    .collect()
+}
+
+/// The environment Lambda would give the functions (plus moto, Wellflow and the stack's names
+/// and secret ARNs: values are read from moto's Secrets Manager at cold start).
+pub fn lambda_env(
+    api: &RuntimeApi,
+    endpoint: &str,
+    wellflow: &str,
+    jwt_secret_arn: &str,
+    stack: &BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut env = lambda_base_env("bench", api, endpoint);
+    env.extend(
+        [
+            // As on this machine and many hosts: rustls-native-certs then also scans the directory.
+            ("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt".to_string()),
+            ("SSL_CERT_DIR", "/etc/ssl/certs".into()),
+            ("JWT_ALLOW_HS256", "true".into()),
+            ("JWT_HS256_SECRET_SECRET_ARN", jwt_secret_arn.to_string()),
+            ("WELLFLOW_BASE_URL", wellflow.to_string()),
+            ("LINK_BASE_URL", "https://go.example.com".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v)),
+    );
     env.extend(stack.iter().map(|(k, v)| (k.clone(), v.clone())));
     env
 }
@@ -619,7 +632,8 @@ pub fn run(opts: &Options) -> Result<BenchResults, String> {
         "coldstart: moto at {}, table {table}, Wellflow at {wellflow}, runtime API at {}",
         moto.endpoint, api.addr
     );
-    let env = lambda_env(&api, &moto.endpoint, &wellflow, &stack);
+    let jwt_secret_arn = seed::create_jwt_secret(&moto.endpoint)?;
+    let env = lambda_env(&api, &moto.endpoint, &wellflow, &jwt_secret_arn, &stack);
 
     let targets = targets(opts, &payers);
     let clicks_before = clicks(&moto.endpoint, &table)?;

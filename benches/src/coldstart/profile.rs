@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use adapters::billing::{settings, SqsRetryQueue};
 use adapters::config::{self, ProcessEnv};
 use adapters::domain::RefCode;
+use adapters::secrets::Secret;
 use adapters::store::{ClickOutcome, Codes, DynamoStore};
 use redirect::RedirectConfig;
 use serde::{Deserialize, Serialize};
@@ -68,25 +69,40 @@ async fn redirect_steps(steps: &mut Vec<(String, f64)>) -> Result<(), String> {
     Ok(())
 }
 
-/// The webhook's `main` after the runtime (no network: clients are built, not used).
+/// The webhook's `main` after the runtime: its two secrets from Secrets Manager (moto), then
+/// the clients (built, not used).
 async fn webhook_steps(steps: &mut Vec<(String, f64)>) -> Result<(), String> {
     step(steps, "telemetry::init (JSON subscriber)", adapters::telemetry::init);
-    step(steps, "config from env", || WebhookConfig::from_env(&ProcessEnv).map_err(|e| e.to_string()))?;
+    let plan = step(steps, "secrets plan (ARN variables)", || {
+        adapters::secrets::plan(
+            &ProcessEnv,
+            &[
+                Secret::text("WEBHOOK_SECRETS"),
+                Secret::text("WELLFLOW_API_KEY"),
+                Secret::text("STRIPE_WEBHOOK_SECRETS"),
+            ],
+        )
+    })
+    .map_err(|e| e.to_string())?;
     let t = Instant::now();
     let sdk = adapters::aws::sdk_config().await;
     steps.push((SDK_LOAD.into(), ms(t.elapsed())));
+    let t = Instant::now();
+    let env = plan.fetch(&adapters::aws::secretsmanager(&sdk), &ProcessEnv).await.map_err(|e| e.to_string())?;
+    steps.push(("3 secrets, concurrent GetSecretValue (lazy HTTP client + connect + moto)".into(), ms(t.elapsed())));
+    step(steps, "config from env + secrets", || WebhookConfig::from_env(&env).map_err(|e| e.to_string()))?;
     step(steps, "DynamoDB client + store", || {
-        config::table_name(&ProcessEnv).map(|table| DynamoStore::new(adapters::aws::dynamodb(&sdk), table))
+        config::table_name(&env).map(|table| DynamoStore::new(adapters::aws::dynamodb(&sdk), table))
     })
     .map_err(|e| e.to_string())?;
-    step(steps, "Wellflow client (reqwest + rustls)", || settings::wellflow_from_env(&ProcessEnv))
+    step(steps, "Wellflow client (reqwest + rustls)", || settings::wellflow_from_env(&env))
         .map_err(|e| e.to_string())?;
     step(steps, "SQS client + retry queue", || {
-        config::required(&ProcessEnv, "CREDIT_RETRY_QUEUE_URL", "the credit retry queue")
+        config::required(&env, "CREDIT_RETRY_QUEUE_URL", "the credit retry queue")
             .map(|url| SqsRetryQueue::new(adapters::aws::sqs(&sdk), url, SqsRetryQueue::DEFAULT_BASE_DELAY_SECS))
     })
     .map_err(|e| e.to_string())?;
-    step(steps, "bonus policy from env", || settings::policy_from_env(&ProcessEnv)).map_err(|e| e.to_string())?;
+    step(steps, "bonus policy from env", || settings::policy_from_env(&env)).map_err(|e| e.to_string())?;
     Ok(())
 }
 

@@ -129,6 +129,24 @@ pub fn seed_payers(endpoint: &str, table: &str, count: usize) -> Result<Payers, 
     })
 }
 
+/// Creates the bench's HS256 token secret in moto's Secrets Manager (the dashboard's
+/// `JWT_HS256_SECRET`, read at cold start like every other secret; AWS uses a JWKS) and returns
+/// its ARN.
+pub fn create_jwt_secret(endpoint: &str) -> Result<String, String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let sdk = local_stack::local_sdk_config(endpoint);
+        let out = adapters::aws::secretsmanager(&sdk)
+            .create_secret()
+            .name(format!("bench-jwt-hs256-{}", std::process::id()))
+            .secret_string(JWT_SECRET)
+            .send()
+            .await
+            .map_err(|e| format!("CreateSecret on moto: {e:?}"))?;
+        out.arn().map(str::to_string).ok_or_else(|| "CreateSecret answered no ARN".to_string())
+    })
+}
+
 /// An HS256 bearer token for `sub`, valid for an hour (what the auth service issues).
 pub fn bearer_token(sub: &str) -> String {
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);

@@ -62,6 +62,11 @@ pub fn sqs(config: &SdkConfig) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(config)
 }
 
+/// Secrets Manager (read once per cold start, see [`crate::secrets`]); same HTTP client as the others.
+pub fn secretsmanager(config: &SdkConfig) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(config)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
