@@ -46,14 +46,10 @@ pub fn secret_values() -> BTreeMap<String, String> {
     .collect()
 }
 
-/// What the webhook, signup and dashboard functions read from Secrets Manager (as in their `main.rs`).
-pub const WEBHOOK_SECRETS: &[Secret] = &[
-    Secret::text("WEBHOOK_SECRETS"),
-    Secret::text("WELLFLOW_API_KEY"),
-    Secret::text("STRIPE_WEBHOOK_SECRETS").optional(),
-];
-pub const SIGNUP_SECRETS: &[Secret] = &[Secret::text("SIGNUP_SECRETS"), Secret::text("IP_HASH_KEY")];
-pub const DASHBOARD_SECRETS: &[Secret] = &[Secret::text("LEADERBOARD_SECRET")];
+/// What the webhook, signup and dashboard functions read from Secrets Manager (their `SECRETS`).
+pub const WEBHOOK_SECRETS: &[Secret] = webhook::SECRETS;
+pub const SIGNUP_SECRETS: &[Secret] = signup::SECRETS;
+pub const DASHBOARD_SECRETS: &[Secret] = dashboard::SECRETS;
 
 pub struct BillingHarness {
     pub stack: TestStack,
@@ -170,15 +166,19 @@ impl BillingHarness {
 
     /// Delivers a Stripe event, signed as Stripe signs (`Stripe-Signature`), to the real handler.
     pub async fn stripe(&self, event: &serde_json::Value) -> Response<Body> {
+        webhook::handle(&self.billing, &self.webhook_cfg, &Self::stripe_request(event)).await
+    }
+
+    /// A Stripe event as Stripe posts it (signed with [`STRIPE_SECRET`] now).
+    pub fn stripe_request(event: &serde_json::Value) -> Request {
         let body = event.to_string();
         let header = webhook::stripe::sign(STRIPE_SECRET, adapters::clock::now().unix_timestamp(), body.as_bytes());
-        let req = request(
+        request(
             "POST",
             "/webhooks/stripe",
             &[("stripe-signature", &header), ("content-type", "application/json")],
             Body::Text(body),
-        );
-        webhook::handle(&self.billing, &self.webhook_cfg, &req).await
+        )
     }
 
     pub async fn topup(&self, payment: &str, user: &str, amount: &str) -> Response<Body> {

@@ -323,3 +323,27 @@ where
         }
     }
 }
+
+/// Read from Secrets Manager at cold start (`<NAME>_SECRET_ARN` in the environment). The HS256
+/// token secret only exists locally / in tests (`JWT_ALLOW_HS256`); AWS uses the JWKS.
+pub const SECRETS: &[adapters::secrets::Secret] = &[
+    adapters::secrets::Secret::text("WELLFLOW_API_KEY"),
+    adapters::secrets::Secret::text("JWT_HS256_SECRET").optional(),
+];
+
+/// What a cold start builds.
+pub type App = Admin<adapters::store::DynamoStore, adapters::wellflow::WellflowClient>;
+
+impl App {
+    /// Everything `main` builds, from the environment and the SDK config (secrets read first).
+    pub async fn from_env(
+        env: &dyn adapters::config::Source,
+        sdk: &adapters::aws::SdkConfig,
+    ) -> Result<Self, adapters::config::InitError> {
+        let env = adapters::secrets::load(&adapters::aws::secretsmanager(sdk), env, SECRETS).await?;
+        Ok(Self {
+            billing: adapters::billing::settings::billing_from_env(&env, sdk)?,
+            jwt: JwtVerifier::from_env(&env)?,
+        })
+    }
+}

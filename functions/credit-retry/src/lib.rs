@@ -100,3 +100,43 @@ where
     }
     response
 }
+
+/// Read from Secrets Manager at cold start (`WELLFLOW_API_KEY_SECRET_ARN` in the environment).
+pub const SECRETS: &[adapters::secrets::Secret] = &[adapters::secrets::Secret::text("WELLFLOW_API_KEY")];
+
+/// What a cold start builds: billing (store + Wellflow) and the queue's backoff.
+pub struct App {
+    pub billing: adapters::billing::LiveBilling,
+    pub backoff: Backoff,
+}
+
+impl App {
+    /// Everything `main` builds, from the environment and the SDK config (secrets read first).
+    pub async fn from_env(
+        env: &dyn adapters::config::Source,
+        sdk: &adapters::aws::SdkConfig,
+    ) -> Result<Self, adapters::config::InitError> {
+        use adapters::config;
+        let env = adapters::secrets::load(&adapters::aws::secretsmanager(sdk), env, SECRETS).await?;
+        Ok(Self {
+            billing: adapters::billing::settings::billing_from_env(&env, sdk)?,
+            backoff: Backoff {
+                sqs: adapters::aws::sqs(sdk),
+                queue_url: config::required(
+                    &env,
+                    "CREDIT_RETRY_QUEUE_URL",
+                    "the credit retry queue (!Ref CreditRetryQueue)",
+                )?,
+                base_delay_secs: config::parsed_or(
+                    &env,
+                    "RETRY_BASE_DELAY_SECS",
+                    adapters::billing::SqsRetryQueue::DEFAULT_BASE_DELAY_SECS,
+                )?,
+            },
+        })
+    }
+
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        handle_batch(&self.billing, &self.backoff, event).await
+    }
+}

@@ -310,3 +310,25 @@ where
         .body(body)
         .expect("valid headers"))
 }
+
+/// Read from Secrets Manager at cold start (`<NAME>_SECRET_ARN` in the environment). The HS256
+/// token secret only exists locally / in tests (`JWT_ALLOW_HS256`); AWS uses the JWKS.
+pub const SECRETS: &[adapters::secrets::Secret] = &[
+    adapters::secrets::Secret::text("LEADERBOARD_SECRET"),
+    adapters::secrets::Secret::text("JWT_HS256_SECRET").optional(),
+];
+
+/// What a cold start builds.
+pub type App = DashboardApi<adapters::store::DynamoStore>;
+
+impl App {
+    /// Everything `main` builds, from the environment and the SDK config (secrets read first).
+    pub async fn from_env(env: &dyn Source, sdk: &adapters::aws::SdkConfig) -> Result<Self, config::InitError> {
+        let env = adapters::secrets::load(&adapters::aws::secretsmanager(sdk), env, SECRETS).await?;
+        Ok(Self {
+            store: adapters::store::DynamoStore::new(adapters::aws::dynamodb(sdk), config::table_name(&env)?),
+            jwt: JwtVerifier::from_env(&env)?,
+            cfg: DashboardConfig::from_env(&env)?,
+        })
+    }
+}

@@ -52,6 +52,31 @@ where
     }))
 }
 
+/// Read from Secrets Manager at cold start (`WELLFLOW_API_KEY_SECRET_ARN` in the environment).
+pub const SECRETS: &[adapters::secrets::Secret] = &[adapters::secrets::Secret::text("WELLFLOW_API_KEY")];
+
+/// What a cold start builds: billing (store + Wellflow) and the release settings.
+pub struct App {
+    pub billing: adapters::billing::LiveBilling,
+    pub cfg: ReleaseConfig,
+}
+
+impl App {
+    /// Everything `main` builds, from the environment and the SDK config (secrets read first).
+    pub async fn from_env(env: &dyn Source, sdk: &adapters::aws::SdkConfig) -> Result<Self, config::InitError> {
+        let env = adapters::secrets::load(&adapters::aws::secretsmanager(sdk), env, SECRETS).await?;
+        Ok(Self {
+            billing: adapters::billing::settings::billing_from_env(&env, sdk)?,
+            cfg: ReleaseConfig::from_env(&env)?,
+        })
+    }
+
+    /// One scheduled run at `now`.
+    pub async fn handle(&self, now: OffsetDateTime) -> Result<serde_json::Value, BillingError> {
+        run(&self.billing, &self.cfg, now).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

@@ -105,3 +105,24 @@ where
     );
     response
 }
+
+/// What a cold start builds: both queues.
+pub struct App {
+    pub retry: adapters::billing::SqsRetryQueue,
+    pub events: adapters::billing::SqsEventQueue,
+}
+
+impl App {
+    /// Everything `main` builds, from the environment and the SDK config.
+    pub fn from_env(
+        env: &dyn adapters::config::Source,
+        sdk: &adapters::aws::SdkConfig,
+    ) -> Result<Self, adapters::config::InitError> {
+        use adapters::billing::settings;
+        Ok(Self { retry: settings::retry_queue_from_env(env, sdk)?, events: settings::event_queue_from_env(env, sdk)? })
+    }
+
+    pub async fn handle(&self, event: Event) -> DynamoDbEventResponse {
+        handle_batch(&self.retry, &self.events, event).await
+    }
+}

@@ -1,7 +1,7 @@
 //! Lambda entry point for the outbox dispatcher (DynamoDB stream event source with
-//! `ReportBatchItemFailures`): both queue clients built once per cold start.
+//! `ReportBatchItemFailures`): both queue clients built once per cold start
+//! ([`outbox_dispatcher::App::from_env`]).
 
-use adapters::billing::settings;
 use adapters::config::ProcessEnv;
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -12,11 +12,10 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     adapters::telemetry::init();
     let sdk = adapters::aws::sdk_config().await;
-    let retry = settings::retry_queue_from_env(&ProcessEnv, &sdk)?;
-    let events = settings::event_queue_from_env(&ProcessEnv, &sdk)?;
-    let (retry, events) = (&retry, &events);
+    let app = outbox_dispatcher::App::from_env(&ProcessEnv, &sdk)?;
+    let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, Error>(outbox_dispatcher::handle_batch(retry, events, event.payload).await)
+        Ok::<_, Error>(app.handle(event.payload).await)
     }))
     .await
 }

@@ -208,6 +208,34 @@ where
     response
 }
 
+/// What a cold start builds.
+pub type App = Sender<adapters::store::DynamoStore>;
+
+impl App {
+    /// Everything `main` builds, from the environment and the SDK config.
+    pub fn from_env(
+        env: &dyn adapters::config::Source,
+        sdk: &adapters::aws::SdkConfig,
+    ) -> Result<Self, adapters::config::InitError> {
+        use adapters::config;
+        let policy = UrlPolicy { allow_http_loopback: config::parsed_or(env, "WEBHOOK_ALLOW_HTTP_LOOPBACK", false)? };
+        Ok(Sender {
+            store: adapters::store::DynamoStore::new(adapters::aws::dynamodb(sdk), config::table_name(env)?),
+            http: client::http_client(policy)?,
+            policy,
+            backoff: Backoff {
+                sqs: adapters::aws::sqs(sdk),
+                queue_url: config::required(
+                    env,
+                    "PARTNER_WEBHOOK_QUEUE_URL",
+                    "the partner webhook queue (!Ref PartnerWebhookQueue)",
+                )?,
+                base_delay_secs: config::parsed_or(env, "PARTNER_WEBHOOK_BASE_DELAY_SECS", DEFAULT_BASE_DELAY_SECS)?,
+            },
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

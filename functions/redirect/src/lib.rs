@@ -123,6 +123,26 @@ async fn click<S: Codes>(
     }
 }
 
+/// What a cold start builds: config and store (no secrets).
+pub struct App {
+    pub store: adapters::store::DynamoStore,
+    pub cfg: RedirectConfig,
+}
+
+impl App {
+    /// Everything `main` builds, from the environment and the SDK config.
+    pub fn from_env(env: &dyn Source, sdk: &adapters::aws::SdkConfig) -> Result<Self, config::InitError> {
+        Ok(Self {
+            cfg: RedirectConfig::from_env(env)?,
+            store: adapters::store::DynamoStore::new(adapters::aws::dynamodb(sdk), config::table_name(env)?),
+        })
+    }
+
+    pub async fn handle(&self, req: &Request) -> Response<Body> {
+        handle(&self.store, &self.cfg, req).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

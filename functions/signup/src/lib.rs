@@ -97,3 +97,28 @@ where
     };
     Ok(adapters::http::json(StatusCode::OK, &value))
 }
+
+/// Read from Secrets Manager at cold start (`<NAME>_SECRET_ARN` in the environment).
+pub const SECRETS: &[adapters::secrets::Secret] =
+    &[adapters::secrets::Secret::text("SIGNUP_SECRETS"), adapters::secrets::Secret::text("IP_HASH_KEY")];
+
+/// What a cold start builds: secrets, config and store.
+pub struct App {
+    pub store: adapters::store::DynamoStore,
+    pub cfg: SignupConfig,
+}
+
+impl App {
+    /// Everything `main` builds, from the environment and the SDK config (secrets read first).
+    pub async fn from_env(env: &dyn Source, sdk: &adapters::aws::SdkConfig) -> Result<Self, config::InitError> {
+        let env = adapters::secrets::load(&adapters::aws::secretsmanager(sdk), env, SECRETS).await?;
+        Ok(Self {
+            cfg: SignupConfig::from_env(&env)?,
+            store: adapters::store::DynamoStore::new(adapters::aws::dynamodb(sdk), config::table_name(&env)?),
+        })
+    }
+
+    pub async fn handle(&self, req: &Request) -> Response<Body> {
+        handle(&self.store, &self.cfg, req).await
+    }
+}

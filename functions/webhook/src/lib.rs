@@ -28,6 +28,35 @@ use serde_json::json;
 
 pub use event::{parse, PaymentEvent};
 
+/// Read from Secrets Manager at cold start (`<NAME>_SECRET_ARN` in the environment). The Stripe
+/// endpoint exists only where its secret is configured (template parameter StripeEnabled).
+pub const SECRETS: &[adapters::secrets::Secret] = &[
+    adapters::secrets::Secret::text("WEBHOOK_SECRETS"),
+    adapters::secrets::Secret::text("WELLFLOW_API_KEY"),
+    adapters::secrets::Secret::text("STRIPE_WEBHOOK_SECRETS").optional(),
+];
+
+/// What a cold start builds: secrets, config, store and Wellflow client.
+pub struct App {
+    pub billing: adapters::billing::LiveBilling,
+    pub cfg: WebhookConfig,
+}
+
+impl App {
+    /// Everything `main` builds, from the environment and the SDK config (secrets read first).
+    pub async fn from_env(env: &dyn Source, sdk: &adapters::aws::SdkConfig) -> Result<Self, config::InitError> {
+        let env = adapters::secrets::load(&adapters::aws::secretsmanager(sdk), env, SECRETS).await?;
+        Ok(Self {
+            cfg: WebhookConfig::from_env(&env)?,
+            billing: adapters::billing::settings::billing_from_env(&env, sdk)?,
+        })
+    }
+
+    pub async fn handle(&self, req: &Request) -> Response<Body> {
+        handle(&self.billing, &self.cfg, req).await
+    }
+}
+
 /// Largest body we read: provider events are ~300 bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 

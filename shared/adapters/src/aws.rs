@@ -15,7 +15,8 @@
 //! carries one crypto library and builds one root store (sizes and init times in BENCHMARKS.md).
 
 use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+pub use aws_config::SdkConfig;
+use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::SharedCredentialsProvider;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 

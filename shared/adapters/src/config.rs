@@ -19,6 +19,10 @@ pub enum ConfigError {
 /// Where configuration values come from: the process environment, a map in tests, or either
 /// with secrets layered on top (`crate::secrets::SecretEnv`). `Sync` so cold-start futures
 /// that hold one stay `Send`.
+/// Why a function could not start (a missing setting, a secret not readable): `main` returns it
+/// and Lambda reports the init error.
+pub type InitError = Box<dyn std::error::Error + Send + Sync>;
+
 pub trait Source: Sync {
     fn get(&self, key: &str) -> Option<String>;
 }

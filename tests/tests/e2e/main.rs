@@ -7,6 +7,7 @@ mod codes;
 mod dashboard;
 mod holding;
 mod hostile;
+mod iam;
 mod jwks;
 mod leaderboard;
 mod openapi;

@@ -74,7 +74,7 @@ impl Receiver {
         self.state.lock().unwrap().secret = secret.to_string();
     }
 
-    fn script(&self, statuses: &[u16]) {
+    pub(crate) fn script(&self, statuses: &[u16]) {
         self.state.lock().unwrap().script.extend(statuses);
     }
 

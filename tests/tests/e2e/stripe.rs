@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 const PI: &str = "pi_3QrfTopup0001abcdEFGH";
 
-fn fixture(name: &str) -> Value {
+pub(crate) fn fixture(name: &str) -> Value {
     let path = integration_tests::workspace_root().join(format!("functions/webhook/tests/fixtures/stripe/{name}.json"));
     serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("fixture is JSON")
 }
