@@ -20,6 +20,17 @@
 //! | user's API key listing    | `USER#<user_id>`            | `APIKEY#<key_id>` |                                |                                     |
 //! | user's active key count   | `USER#<user_id>`            | `APIKEYS`       |                                  |                                     |
 //! | user's campaign listing   | `USER#<user_id>`            | `CAMPAIGN#<name>` |                                |                                     |
+//! | referrer activity marker (TTL 40 d) | `RECON#ACTIVE#<shard>`, shard in 0..[`ACTIVITY_SHARDS`] | `<referrer_id>` (`last_at`) | |                        |
+//! | reconciliation finding    | `RECON#FINDING#<finding_id>` | `FINDING`      | `RECON#open` / `RECON#resolved`, `<first seen / resolved at>#<id>` | |
+//! | reconciliation pass state | `RECON#PASS`                | `hourly` / `daily` |                              |                                     |
+//!
+//! **Reconciliation** (`referral_core::usecases::reconcile`): every commit that plans a Wellflow
+//! move also `SET`s `last_at` on the referrer's activity marker (`bonus::Effect::Activity`), one
+//! small item per referrer spread over [`ACTIVITY_SHARDS`] partitions, expiring 40 days after
+//! the referrer's last move (`expires_at`). A pass lists the referrers active since an instant
+//! with one `Query` per shard (`FilterExpression last_at >= :since`): its read cost is bounded
+//! by the referrers active in the last 40 days, never by the table. Findings are rare; they sit
+//! in one GSI1 partition per status (`RECON#open`, `RECON#resolved`), unsharded.
 //!
 //! GSI3 (leaderboard, KEYS_ONLY): `LBPK` (S) = `LB#all` on `STATS`, `LB#<yyyy-mm>` on
 //! `STATS#<yyyy-mm>`; `LBSCORE` (N) = credited minus reversed earnings, moved by `ADD` in
@@ -135,12 +146,14 @@ pub const STATUS_SHARDS: u32 = 32;
 
 /// The GSI1 shard of a payment: stable, spread by a hash of the id.
 pub fn status_shard(payment: &PaymentId) -> u32 {
-    // FNV-1a: tiny, stable across builds and platforms (unlike `DefaultHasher`).
-    let hash = payment
-        .as_str()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-    (hash % u64::from(STATUS_SHARDS)) as u32
+    shard_of(payment.as_str(), STATUS_SHARDS)
+}
+
+/// `id`'s shard among `shards`: FNV-1a, tiny and stable across builds and platforms (unlike
+/// `DefaultHasher`).
+fn shard_of(id: &str, shards: u32) -> u32 {
+    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    (hash % u64::from(shards)) as u32
 }
 
 /// The GSI1 partition families.
@@ -218,3 +231,45 @@ pub fn rate_window_sk(minute: i64) -> String {
 pub fn campaign_sk(name: &CampaignName) -> String {
     format!("{CAMPAIGN_PREFIX}{name}")
 }
+
+// ---- Reconciliation with Wellflow. ----
+
+/// Partitions of the referrer activity markers. Every commit that plans a Wellflow move
+/// writes one (2 WRU in the transaction): at 10,000 planned moves/s that is 20,000 WCU/s over
+/// 32 partitions, 625 each, under the 1,000 a partition takes (as `STATUS_SHARDS`).
+pub const ACTIVITY_SHARDS: u32 = 32;
+
+/// `RECON#ACTIVE#<shard>`: the partition of a referrer's activity marker.
+pub fn activity_pk(referrer: &UserId) -> String {
+    activity_partition(shard_of(referrer.as_str(), ACTIVITY_SHARDS))
+}
+
+pub fn activity_partition(shard: u32) -> String {
+    format!("RECON#ACTIVE#{shard}")
+}
+
+pub const SK_FINDING: &str = "FINDING";
+pub const GSI1_FINDINGS: &str = "RECON";
+
+/// `RECON#FINDING#<finding_id>`.
+pub fn finding_pk(id: &str) -> String {
+    format!("RECON#FINDING#{id}")
+}
+
+/// `RECON#open` / `RECON#resolved`: the one GSI1 partition of the findings with that status.
+pub fn findings_gsi1_pk(status: referral_core::bonus::reconcile::FindingStatus) -> String {
+    format!("{GSI1_FINDINGS}#{}", status.as_str())
+}
+
+/// Where a finding sits in GSI1: by status, newest first (first sighting while open,
+/// resolution once resolved).
+pub fn finding_gsi1(finding: &referral_core::bonus::reconcile::Finding) -> (String, String) {
+    use referral_core::bonus::reconcile::FindingStatus;
+    let at = match finding.status {
+        FindingStatus::Open => &finding.first_seen_at,
+        FindingStatus::Resolved => finding.resolved_at.as_ref().unwrap_or(&finding.last_seen_at),
+    };
+    (findings_gsi1_pk(finding.status), format!("{at}#{}", finding.finding_id))
+}
+
+pub const PASS_PK: &str = "RECON#PASS";

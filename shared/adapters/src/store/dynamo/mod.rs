@@ -20,9 +20,13 @@ mod leaderboard;
 mod payments;
 mod queries;
 mod rate_tiers;
+mod reconcile;
 mod referrers;
 mod users;
 mod webhooks;
+
+pub use payments::bonus_item;
+pub use reconcile::activity_item;
 
 /// The DynamoDB-backed store. Cheap to clone; build once per cold start.
 #[derive(Clone, Debug)]
@@ -31,7 +35,7 @@ pub struct DynamoStore {
     table: Arc<str>,
 }
 
-pub(crate) type Item = HashMap<String, AttributeValue>;
+pub type Item = HashMap<String, AttributeValue>;
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<Arc<str>>) -> Self {
