@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # cargo finds the `cargo-lambda` subcommand shipped by the PyPI wheel through PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv test check browser dev demo soak sim bench clean-local
+.PHONY: venv test check browser dev demo soak sim scale bench clean-local
 
 $(VENV)/.installed: infra/requirements.txt
 	python3 -m venv $(VENV)
@@ -60,6 +60,11 @@ sim:
 	SIM_SEEDS=$(SEEDS) SIM_SEED_START=$(SEED_START) cargo test --release --locked -p referral-core --test simulation -- --nocapture
 
 ## Benchmarks (criterion hot paths, release binary sizes, cold start); rewrites BENCHMARKS.md.
+## The scale model: per-partition write load of the money path at 1k and 10k credited top-ups/s,
+## from the real key layout and transaction builder (docs in SCALING.md).
+scale:
+	cargo test --locked -p adapters scale_model -- --nocapture
+
 bench: venv
 	bash infra/bench.sh
 

@@ -245,13 +245,18 @@ impl BillingHarness {
 
     /// [`Self::drain_outbox`] with another retry queue (e.g. one that does not exist).
     pub async fn drain_outbox_with(&self, retry: &SqsRetryQueue) -> usize {
+        self.drain_outbox_to(retry, &self.events).await
+    }
+
+    /// [`Self::drain_outbox`] with other queues.
+    pub async fn drain_outbox_to(&self, retry: &SqsRetryQueue, events: &SqsEventQueue) -> usize {
         let mut reader = self.outbox.lock().await;
         let mut delivered = 0;
         loop {
             let polled = reader
                 .poll_once(|event| async {
                     let n = event.records.len();
-                    let response = outbox_dispatcher::handle_batch(retry, &self.events, event).await;
+                    let response = outbox_dispatcher::handle_batch(retry, events, event).await;
                     delivered += n - response.batch_item_failures.len();
                     Ok(response)
                 })

@@ -6,6 +6,7 @@ pub mod billing;
 pub mod counting;
 pub mod fault_proxy;
 pub mod http_adapter;
+pub mod iam;
 pub mod load;
 pub mod moto;
 pub mod requests;

@@ -35,7 +35,7 @@ pub async fn get<S: Leaderboard>(
         .map(|raw| keys.open(&raw, board.scope()))
         .transpose()
         .map_err(|e| ApiError::bad_request("invalid_cursor", e.to_string()))?;
-    let after = cursor.as_ref().map(|c| (&c.after_user, c.after_score));
+    let after = cursor.as_ref().map(|c| &c.position);
     let (page, me) =
         tokio::join!(api.store.leaderboard_page(board.scope(), limit, after), api.store.standing(board.scope(), user));
     let (page, me) = (page.map_err(unavailable)?, me.map_err(unavailable)?);
@@ -56,9 +56,9 @@ pub async fn get<S: Leaderboard>(
             })
         })
         .collect();
-    let next_cursor = page.next.map(|(after_user, after_score)| {
-        keys.seal(&LeaderboardCursor { scope: board.scope().to_string(), after_user, after_score, rank: after_page })
-    });
+    let next_cursor = page
+        .next
+        .map(|position| keys.seal(&LeaderboardCursor { scope: board.scope().to_string(), position, rank: after_page }));
     tracing::info!(
         user_id = %user,
         period = period.as_str(),

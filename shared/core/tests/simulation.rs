@@ -108,6 +108,9 @@ enum Action {
     Sweep,
     Release,
     Advance(i64),
+    /// An admin changes a referrer's rate override (bumps its context version, as the
+    /// DynamoDB adapter does).
+    SetRate(UserId, Option<Rate>),
 }
 
 struct Plan {
@@ -227,6 +230,11 @@ fn plan(rng: &mut StdRng) -> Plan {
     for _ in 0..rng.random_range(0..=3) {
         actions.push(Action::Sweep);
     }
+    if rng.random_bool(0.3) {
+        let r = &referrers[rng.random_range(0..referrers.len())];
+        let rate = rng.random_bool(0.7).then(|| Rate::parse(["0.06", "0.12"][rng.random_range(0..2)]).unwrap());
+        actions.push(Action::SetRate(r.id.clone(), rate));
+    }
     if policy.holding_days > 0 {
         actions.push(Action::Advance(60 * 24 * i64::from(policy.holding_days) + 60));
         actions.push(Action::Release);
@@ -305,6 +313,13 @@ impl Run {
                 }
                 Action::Advance(minutes) => {
                     world.clock.advance(time::Duration::minutes(*minutes));
+                    false
+                }
+                Action::SetRate(referrer, rate) => {
+                    let mut store = world.store.lock().unwrap();
+                    let profile = store.profiles.get_mut(referrer).expect("referrer exists");
+                    profile.rate_override = *rate;
+                    profile.ctx_version += 1;
                     false
                 }
             };
@@ -386,7 +401,15 @@ impl Run {
 /// The bonus due for a payment, from the schedule alone — except a tiered rate, which depends
 /// on which concurrent top-up got booked first: then `tiered_rate` is the rate the bonus was
 /// given, and it must be one of the table's.
-fn oracle(plan: &Plan, p: &PaymentSpec, rejected: &BTreeSet<PaymentId>, tiered_rate: Option<Rate>) -> Option<Decimal> {
+/// `override_at_creation`: the referrer's override when the bonus was created (an admin may
+/// change it during the run; the bonus must use the one current at its creation).
+fn oracle(
+    plan: &Plan,
+    p: &PaymentSpec,
+    rejected: &BTreeSet<PaymentId>,
+    tiered_rate: Option<Rate>,
+    override_at_creation: Option<Option<Rate>>,
+) -> Option<Decimal> {
     let payer = &plan.payers[p.payer];
     let referrer = payer.referrer.map(|r| &plan.referrers[r])?;
     if !p.success || Usd::cents(p.gross_cents) < plan.policy.min_topup {
@@ -401,7 +424,8 @@ fn oracle(plan: &Plan, p: &PaymentSpec, rejected: &BTreeSet<PaymentId>, tiered_r
         _ => 0,
     };
     let standing = (p.gross_cents - refunded - disputed).max(0);
-    let rate = match (referrer.rate, &plan.tiers) {
+    let referrer_override = override_at_creation.unwrap_or(referrer.rate);
+    let rate = match (referrer_override, &plan.tiers) {
         (Some(rate), _) => rate,
         (None, Some(tiers)) => {
             let rate = tiered_rate.expect("a tiered bonus has its rate");
@@ -497,7 +521,8 @@ fn check(seed: u64, plan: &Plan, world: &World, rejected: &BTreeSet<PaymentId>) 
     for p in &plan.payments {
         let net = ledger.net_for(&p.id);
         let tiered_rate = state.bonuses.get(&p.id).map(|b| b.rate);
-        match oracle(plan, p, rejected, tiered_rate) {
+        let at_creation = state.override_at_creation.get(&p.id).copied();
+        match oracle(plan, p, rejected, tiered_rate, at_creation) {
             None => {
                 assert_eq!(net, Decimal::ZERO, "{}", ctx(&format!("{} earns nothing but Wellflow holds {net}", p.id)));
                 assert!(!state.bonuses.contains_key(&p.id), "{}", ctx(&format!("{} has a bonus row", p.id)));
@@ -523,8 +548,9 @@ fn check(seed: u64, plan: &Plan, world: &World, rejected: &BTreeSet<PaymentId>) 
         let payment = payment_of_key(key).and_then(|p| PaymentId::parse(p).ok()).expect("our key shape");
         let spec = plan.payments.iter().find(|p| p.id == payment).expect("known payment");
         let rate = state.bonuses.get(&payment).map(|b| b.rate);
+        let at_creation = state.override_at_creation.get(&payment).copied();
         assert!(
-            oracle(plan, spec, &BTreeSet::new(), rate).is_some(),
+            oracle(plan, spec, &BTreeSet::new(), rate, at_creation).is_some(),
             "{}",
             ctx(&format!("credit {key} without a bonus-earning success"))
         );

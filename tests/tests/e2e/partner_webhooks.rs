@@ -249,6 +249,53 @@ async fn a_failed_attempt_is_retried_after_its_backoff_and_both_attempts_are_log
 }
 
 #[tokio::test]
+async fn events_survive_an_unreachable_partner_queue_through_the_outbox() {
+    let h = BillingHarness::new().await;
+    let rx = Receiver::start().await;
+    h.refer("alice", "bob").await;
+    rx.set_secret(&register(&h, "alice", &rx.url, &ALL_EVENTS).await);
+    // The money moves while SQS is unreachable for the dispatcher: every event stays in the
+    // outbox (the stream re-delivers the batch from its first failed record).
+    h.topup("pw_out1", "bob", "40.00").await;
+    h.topup("pw_out2", "bob", "60.00").await;
+    h.refund("pw_out2", "bob", "60.00").await;
+    let real = h.stack.queue_url("PartnerWebhookQueue");
+    let broken = adapters::billing::SqsEventQueue::new(
+        h.stack.sqs.clone(),
+        format!("{}/no-such-queue", &real[..real.rfind('/').unwrap()]),
+    );
+    assert_eq!(h.drain_outbox_to(&h.retry, &broken).await, 0, "nothing could be sent");
+    assert!(h.drain_queue("PartnerWebhookQueue").await.is_empty());
+    // SQS is back: the same records are delivered, each event exactly once to the partner.
+    assert_eq!(drain(&h, &sender(&h, 0), 10).await, 0);
+    let got = rx.got();
+    let mut kinds: Vec<(String, String)> = got
+        .iter()
+        .map(|r| {
+            (
+                r.body["data"]["bonus"]["payment_id"].as_str().unwrap().to_string(),
+                r.body["type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("pw_out1".to_string(), "bonus.created".to_string()),
+            ("pw_out1".to_string(), "bonus.credited".to_string()),
+            ("pw_out2".to_string(), "bonus.created".to_string()),
+            ("pw_out2".to_string(), "bonus.credited".to_string()),
+            ("pw_out2".to_string(), "bonus.reversed".to_string()),
+        ]
+    );
+    assert!(got.iter().all(|r| r.verified));
+    // Delivering the stream again changes nothing (nothing new; ids are per change).
+    assert_eq!(drain(&h, &sender(&h, 0), 10).await, 0);
+    assert_eq!(rx.got().len(), 5);
+}
+
+#[tokio::test]
 async fn deleting_the_endpoint_drops_queued_events() {
     let h = BillingHarness::new().await;
     let rx = Receiver::start().await;

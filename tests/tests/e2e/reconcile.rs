@@ -244,7 +244,7 @@ async fn a_pass_too_long_for_one_invocation_resumes_from_its_cursor() {
     }
     run_ids.dedup();
     assert_eq!(run_ids.len(), 1, "one pass continued, not restarted: {run_ids:?}");
-    assert!(invocations > 1, "4 pages per invocation cannot cover 32 activity shards");
+    assert!(invocations > 1, "4 pages per invocation cannot cover the 64 activity shards");
     assert_eq!(referrers, 6, "every active referrer exactly once");
     // The function's entry point: an hourly invocation, then a bad event.
     let deadline = adapters::clock::now() + time::Duration::minutes(5);
@@ -358,14 +358,42 @@ async fn a_clean_ledger_of_1000_referrers_gives_zero_findings_at_a_counted_cost(
     );
     assert_eq!(report.matched, moves as u64, "every Wellflow transaction matched one of our moves");
     // Wellflow: one page per referrer. DynamoDB: one history-index query per referrer, one
-    // activity query per page of referrers (32 shards, 50 a page), one pass-state read, one
+    // activity query per page of referrers (64 shards, 50 a page), one pass-state read, one
     // pass-state write per page, one count of open findings; nothing else (no scan, no write
     // to the money path).
     assert_eq!((wellflow_requests, report.wellflow_pages), (REFERRERS as u64, REFERRERS as u64));
     let pages = by_op.get("PutItem").copied().unwrap_or(0);
-    assert!((32..=32 + REFERRERS / 50).contains(&pages), "activity pages: {pages}");
+    let shards = adapters::store::keys::ACTIVITY_SHARDS as usize;
+    assert!((shards..=shards + REFERRERS / 50).contains(&pages), "activity pages: {pages}");
     assert_eq!(by_op.get("Query").copied(), Some(REFERRERS + pages + 1), "{by_op:?}");
     assert_eq!(by_op.get("GetItem").copied(), Some(1), "{by_op:?}");
     assert_eq!(calls.len(), REFERRERS + 2 * pages + 2, "{by_op:?}");
     assert!(elapsed.as_secs() < 60, "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn the_reconcile_functions_policy_grants_exactly_what_a_pass_uses() {
+    use integration_tests::iam;
+    let h = BillingHarness::new().await;
+    h.refer("ri_alice", "ri_bob").await;
+    h.topup("ri_p", "ri_bob", "100.00").await;
+    h.refund("ri_p", "ri_bob", "40.00").await;
+    h.tamper(remove("ref:auto:ri_p#debit-2"));
+    // The function's own entry point on an SDK client that records every request's permissions.
+    let names = iam::Names {
+        tables: BTreeMap::from([(h.stack.table().to_string(), "ReferralsTable".to_string())]),
+        ..iam::Names::default()
+    };
+    let recorder = iam::Recorder::new(adapters::aws::https_client(), names);
+    let sdk = local_stack::local_sdk_config(&h.stack.endpoint).into_builder().http_client(recorder.clone()).build();
+    let mut billing = h.billing.clone();
+    billing.store = adapters::store::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), h.stack.table().to_string());
+    let deadline = adapters::clock::now() + time::Duration::minutes(5);
+    let out =
+        reconcile::run(&billing, &BillingHarness::reconcile_cfg(), json!({"pass": "daily"}), deadline).await.unwrap();
+    assert_eq!((out["daily"]["new_findings"].as_u64(), out["daily"]["healed"].as_u64()), (Some(1), Some(1)), "{out}");
+    ledgers_equal(&h, "ri_p", 300).await;
+    let template = std::fs::read_to_string(integration_tests::workspace_root().join("template.yaml")).unwrap();
+    let granted = iam::template_policies(&template).unwrap().remove("ReconcileFunction").expect("declared");
+    iam::compare("ReconcileFunction", &recorder.used(), &granted).unwrap();
 }

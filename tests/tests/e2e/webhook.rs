@@ -436,22 +436,79 @@ async fn hostile_and_malformed_requests_are_4xx_and_write_nothing() {
 async fn dynamodb_round_trips_per_topup() {
     let h = BillingHarness::new().await;
     h.refer("alice", "bob").await;
+    h.refer_from("alice", "puppet", REFERRER_IP).await;
     h.calls.reset();
     h.topup("pay_rt", "bob", "50.00").await;
+    let first = h.calls.take();
+    // A payer's first top-up reads the referrer's velocity window: payment record + bonus +
+    // payer + rate tiers; referrer + month volume; create-and-claim; record Wellflow's answer.
+    assert_eq!(first, ["BatchGetItem", "BatchGetItem", "TransactWriteItems", "TransactWriteItems"], "first top-up");
+    h.topup("pay_rt2", "bob", "30.00").await;
     let credited = h.calls.take();
-    // payer + bonus + rate tiers; referrer profile + month volume; create; credit.
-    assert_eq!(
-        credited,
-        ["BatchGetItem", "BatchGetItem", "TransactWriteItems", "TransactWriteItems"],
-        "credited top-up"
-    );
+    // A repeat top-up uses the payer's copy of the referrer context (checked in the write).
+    assert_eq!(credited, ["BatchGetItem", "TransactWriteItems", "TransactWriteItems"], "credited top-up");
+    assert_eq!(h.bonus("pay_rt2").await.unwrap().status, BonusStatus::Credited);
+    h.calls.reset();
     h.topup("pay_rt", "bob", "50.00").await;
     assert_eq!(h.calls.take(), ["BatchGetItem"], "duplicate delivery");
     h.topup("pay_small", "bob", "4.99").await;
     assert_eq!(h.calls.count(), 0, "below the minimum costs nothing");
     h.topup("pay_stranger", "nobody", "50.00").await;
     assert_eq!(h.calls.take(), ["BatchGetItem"], "unreferred payer");
-    println!("ROUND_TRIPS credited={} duplicate=1 unreferred=1 below_minimum=0", credited.len());
+    h.topup("pay_held1", "puppet", "50.00").await;
+    assert_eq!(h.calls.take(), ["BatchGetItem", "BatchGetItem", "TransactWriteItems"], "held, first top-up");
+    h.topup("pay_held2", "puppet", "50.00").await;
+    assert_eq!(h.calls.take(), ["BatchGetItem", "TransactWriteItems"], "held, repeat top-up");
+    println!(
+        "ROUND_TRIPS credited={} first_topup={} duplicate=1 unreferred=1 held=2 held_first=3 below_minimum=0",
+        credited.len(),
+        first.len()
+    );
     let stats = h.stack.item("USER#alice", "STATS").await.unwrap();
-    assert_eq!(num(&stats, "credited_count"), 1);
+    assert_eq!(num(&stats, "credited_count"), 2);
+    // A refund of a credited bonus: plan the debit with the record, then record Wellflow's answer.
+    h.calls.reset();
+    h.refund("pay_rt2", "bob", "30.00").await;
+    assert_eq!(h.calls.take(), ["BatchGetItem", "TransactWriteItems", "TransactWriteItems"], "refund");
+    // Wellflow down: the credit fails (recorded), the outbox enqueues the retry, the retry
+    // credits it.
+    h.wellflow.set_fault(Fault::Unavailable);
+    h.calls.reset();
+    h.topup("pay_rt3", "bob", "30.00").await;
+    assert_eq!(h.calls.take(), ["BatchGetItem", "TransactWriteItems", "TransactWriteItems"], "failed credit");
+    h.wellflow.set_fault(Fault::Ok);
+    h.run_retries(5).await;
+    // The retry re-reads the bonus and sends the same move (same idempotency key) again.
+    assert_eq!(h.calls.take(), ["GetItem", "TransactWriteItems"], "retry that credits");
+    assert_eq!(h.bonus("pay_rt3").await.unwrap().status, BonusStatus::Credited);
+}
+
+#[tokio::test]
+async fn a_rate_change_reaches_repeat_top_ups_at_once_despite_the_payers_copy() {
+    let h = BillingHarness::new().await;
+    h.refer("alice", "bob").await;
+    h.topup("pay_c1", "bob", "100.00").await; // first: reads alice, bob keeps a copy (5 %)
+    let ops = integration_tests::billing::token("ops", Some("admin"), 600);
+    let resp =
+        h.admin_call("PUT", "/admin/referrers/alice/rate", Some(&ops), Some(serde_json::json!({"rate": "0.08"}))).await;
+    assert_eq!(resp.status(), 200);
+    h.calls.reset();
+    let v = body_json(&h.topup("pay_c2", "bob", "100.00").await);
+    assert_eq!(v["bonus"]["amount"], "8.00", "the new rate, not bob's stale copy: {v}");
+    // The copy was refused once (the write's condition), then the referrer read afresh.
+    assert_eq!(
+        h.calls.take(),
+        [
+            "BatchGetItem",
+            "TransactWriteItems",
+            "BatchGetItem",
+            "BatchGetItem",
+            "TransactWriteItems",
+            "TransactWriteItems"
+        ]
+    );
+    // … and the refreshed copy serves the next one in 3.
+    h.topup("pay_c3", "bob", "100.00").await;
+    assert_eq!(h.calls.take(), ["BatchGetItem", "TransactWriteItems", "TransactWriteItems"]);
+    assert_eq!(h.wellflow.balance("alice"), usd("21.00"));
 }

@@ -20,7 +20,7 @@
 //! | user's API key listing    | `USER#<user_id>`            | `APIKEY#<key_id>` |                                |                                     |
 //! | user's active key count   | `USER#<user_id>`            | `APIKEYS`       |                                  |                                     |
 //! | user's campaign listing   | `USER#<user_id>`            | `CAMPAIGN#<name>` |                                |                                     |
-//! | referrer activity marker (TTL 40 d) | `RECON#ACTIVE#<shard>`, shard in 0..[`ACTIVITY_SHARDS`] | `<referrer_id>` (`last_at`) | |                        |
+//! | referrer activity marker (TTL 40 d) | `RECON#ACTIVE#<shard>`, shard in 0..[`ACTIVITY_SHARDS`] (64) | `<referrer_id>` (`last_at`) | |                   |
 //! | reconciliation finding    | `RECON#FINDING#<finding_id>` | `FINDING`      | `RECON#open` / `RECON#resolved`, `<first seen / resolved at>#<id>` | |
 //! | reconciliation pass state | `RECON#PASS`                | `hourly` / `daily` |                              |                                     |
 //!
@@ -32,9 +32,10 @@
 //! by the referrers active in the last 40 days, never by the table. Findings are rare; they sit
 //! in one GSI1 partition per status (`RECON#open`, `RECON#resolved`), unsharded.
 //!
-//! GSI3 (leaderboard, KEYS_ONLY): `LBPK` (S) = `LB#all` on `STATS`, `LB#<yyyy-mm>` on
-//! `STATS#<yyyy-mm>`; `LBSCORE` (N) = credited minus reversed earnings, moved by `ADD` in
-//! the transaction that moves the money. Sparse: only referrers who ever earned carry it.
+//! GSI3 (leaderboard, KEYS_ONLY): `LBPK` (S) = `LB#all#<shard>` on `STATS`,
+//! `LB#<yyyy-mm>#<shard>` on `STATS#<yyyy-mm>` (shard by referrer, [`LEADERBOARD_SHARDS`]);
+//! `LBSCORE` (N) = credited minus reversed earnings, moved by `ADD` in the transaction that
+//! moves the money. Sparse: only referrers who ever earned carry it.
 //!
 //! GSI1 (KEYS_ONLY) is sparse: only bonuses someone must act on carry its keys, spread over
 //! [`STATUS_SHARDS`] partitions each (the shard comes from the payment id), so no single
@@ -121,9 +122,27 @@ pub fn month_stats_sk(month: &str) -> String {
     format!("STATS#{month}")
 }
 
-/// `LB#all` or `LB#2026-11` — the leaderboard partition of GSI3 (`scope` = `all` or a month).
-pub fn leaderboard_pk(scope: &str) -> String {
-    format!("LB#{scope}")
+/// Partitions per leaderboard (GSI3). Every credit or reversal moves the referrer's score on
+/// two boards (all time and the month), one index write each: at 10,000 credited top-ups/s a
+/// single `LB#all` key would take 10,000 writes/s. Sharded by referrer, a viral referrer's
+/// writes all land in its shard (up to its own ceiling, ~500/s): over 32 shards the others
+/// add ~265/s, so no shard passes 1,000 (the scale model, `scale_model.rs`, computes it). A
+/// page reads every shard (in parallel) and merges them.
+pub const LEADERBOARD_SHARDS: u32 = 32;
+
+/// The leaderboard shard of a referrer (stable: a referrer's score always lives in one shard).
+pub fn leaderboard_shard(referrer: &UserId) -> u32 {
+    (fnv1a(referrer.as_str()) % u64::from(LEADERBOARD_SHARDS)) as u32
+}
+
+/// `LB#all#3` or `LB#2026-11#3` — one shard of a board's GSI3 partition (`scope` = `all` or a month).
+pub fn leaderboard_pk(scope: &str, shard: u32) -> String {
+    format!("LB#{scope}#{shard}")
+}
+
+/// FNV-1a: tiny, and stable across builds and platforms (unlike `DefaultHasher`).
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 pub fn bonus_pk(payment: &PaymentId) -> String {
@@ -146,14 +165,7 @@ pub const STATUS_SHARDS: u32 = 32;
 
 /// The GSI1 shard of a payment: stable, spread by a hash of the id.
 pub fn status_shard(payment: &PaymentId) -> u32 {
-    shard_of(payment.as_str(), STATUS_SHARDS)
-}
-
-/// `id`'s shard among `shards`: FNV-1a, tiny and stable across builds and platforms (unlike
-/// `DefaultHasher`).
-fn shard_of(id: &str, shards: u32) -> u32 {
-    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-    (hash % u64::from(shards)) as u32
+    (fnv1a(payment.as_str()) % u64::from(STATUS_SHARDS)) as u32
 }
 
 /// The GSI1 partition families.
@@ -235,17 +247,22 @@ pub fn campaign_sk(name: &CampaignName) -> String {
 // ---- Reconciliation with Wellflow. ----
 
 /// Partitions of the referrer activity markers. Every commit that plans a Wellflow move
-/// writes one (2 WRU in the transaction): at 10,000 planned moves/s that is 20,000 WCU/s over
-/// 32 partitions, 625 each, under the 1,000 a partition takes (as `STATUS_SHARDS`).
-pub const ACTIVITY_SHARDS: u32 = 32;
+/// writes one (2 WRU in the transaction), and a referrer's marker always lives in one shard:
+/// at 10,000 credited top-ups/s the most popular referrer alone puts 500 WCU/s on its shard
+/// (its 250/s ceiling), and the others add ~265 over 64 shards — under the 1,000 a partition
+/// takes (the scale model, `scale_model.rs`, computes it; 32 shards would reach 1,000). A pass
+/// reads every shard (one `Query` each, more past a page).
+pub const ACTIVITY_SHARDS: u32 = 64;
 
 /// `RECON#ACTIVE#<shard>`: the partition of a referrer's activity marker.
 pub fn activity_pk(referrer: &UserId) -> String {
-    activity_partition(shard_of(referrer.as_str(), ACTIVITY_SHARDS))
+    activity_partition((fnv1a(referrer.as_str()) % u64::from(ACTIVITY_SHARDS)) as u32)
 }
 
+pub const ACTIVITY_PREFIX: &str = "RECON#ACTIVE#";
+
 pub fn activity_partition(shard: u32) -> String {
-    format!("RECON#ACTIVE#{shard}")
+    format!("{ACTIVITY_PREFIX}{shard}")
 }
 
 pub const SK_FINDING: &str = "FINDING";

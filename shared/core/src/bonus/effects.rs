@@ -14,8 +14,18 @@ pub enum Effect {
     Volume(VolumeMove),
     Payer(PayerTopup),
     Velocity(VelocityWindow),
+    /// The referrer context a top-up used from the payer's copy must still be current.
+    ReferrerGuard(ReferrerGuard),
     Outbox(OutboxMessage),
     Activity(Activity),
+}
+
+/// The write fails unless the referrer's `ctx_version` is still `ctx_version` (rate override
+/// and partner subscriptions unchanged since the payer's copy was taken).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferrerGuard {
+    pub referrer: UserId,
+    pub ctx_version: u64,
 }
 
 /// Confirmed money moved on the referrer's Wellflow balance. Booked to the UTC day and month
@@ -61,6 +71,8 @@ pub struct PayerTopup {
     /// This is the payer's first bonus-earning top-up (`first_topup_payment_id` is set, and
     /// the write fails if another one got there first).
     pub first_topup: Option<PaymentId>,
+    /// The payer's copy of the referrer context to store (`None`: leave it as it is).
+    pub referrer_ctx: Option<crate::store::ReferrerCtx>,
 }
 
 impl PayerTopup {

@@ -25,7 +25,8 @@ use serde::{Deserialize, Serialize};
 
 pub use due::{bonus_due, Basis};
 pub use effects::{
-    Activity, EarningsMove, Effect, OutboxMessage, PayerTopup, VelocityWindow, VolumeMove, ACTIVITY_RETENTION_DAYS,
+    Activity, EarningsMove, Effect, OutboxMessage, PayerTopup, ReferrerGuard, VelocityWindow, VolumeMove,
+    ACTIVITY_RETENTION_DAYS,
 };
 pub use ledger::{move_key, payment_of_key, FailureKind, Ledger, Move, MoveFailure, MoveKind, MoveState, Plan};
 pub use policy::{BonusPolicy, Decision, HoldReason, TopupContext, MAX_HOLDING_DAYS};

@@ -150,26 +150,29 @@ pub struct RankState {
     pub last_rank: u64,
 }
 
-/// What the opaque cursor carries: the board, the last entry's position in the index (its
-/// user and score, never shown to the caller) and the ranking state.
+/// What the opaque cursor carries: the board, where each of its shards stands in the index
+/// (users and scores, never shown to the caller) and the ranking state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaderboardCursor {
     pub scope: String,
-    pub after_user: UserId,
-    pub after_score: Decimal,
+    pub position: crate::store::BoardPosition,
     pub rank: RankState,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Sealed {
     b: String,
-    u: String,
+    /// Per shard: `[shard, user, score]`, or `[shard]` when the shard is done.
+    p: Vec<Vec<String>>,
+    /// Score of the last entry shown (ties continue across pages).
     s: String,
     n: u64,
     r: u64,
 }
 
-const CURSOR_AAD: &[u8] = b"referrals-leaderboard-cursor-v1";
+const CURSOR_AAD: &[u8] = b"referrals-leaderboard-cursor-v2";
+/// A cursor names at most one position per shard of the board.
+const MAX_CURSOR_LEN: usize = 4096;
 
 /// Keys derived from `LEADERBOARD_SECRET`: one seals cursors, one makes pseudonyms.
 #[derive(Clone)]
@@ -213,10 +216,21 @@ impl LeaderboardKeys {
     }
 
     pub fn seal(&self, cursor: &LeaderboardCursor) -> String {
+        let p = cursor
+            .position
+            .shards
+            .iter()
+            .map(|(shard, mark)| match mark {
+                crate::store::ShardMark::After { user, score } => {
+                    vec![shard.to_string(), user.to_string(), score.to_string()]
+                }
+                crate::store::ShardMark::Done => vec![shard.to_string()],
+            })
+            .collect();
         let plain = Sealed {
             b: cursor.scope.clone(),
-            u: cursor.after_user.to_string(),
-            s: cursor.after_score.to_string(),
+            p,
+            s: cursor.rank.last_score.unwrap_or_default().to_string(),
             n: cursor.rank.shown,
             r: cursor.rank.last_rank,
         };
@@ -233,7 +247,7 @@ impl LeaderboardKeys {
     /// Opens a cursor of board `scope`. Anything not sealed by us for this board (edited,
     /// truncated, another board's, another secret's) is [`LeaderboardError::Cursor`].
     pub fn open(&self, raw: &str, scope: &str) -> Result<LeaderboardCursor, LeaderboardError> {
-        if raw.len() > 1024 {
+        if raw.len() > MAX_CURSOR_LEN {
             return Err(LeaderboardError::Cursor);
         }
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| LeaderboardError::Cursor)?;
@@ -250,10 +264,26 @@ impl LeaderboardKeys {
         if plain.b != scope || score <= Decimal::ZERO || plain.n == 0 || plain.r == 0 || plain.r > plain.n {
             return Err(LeaderboardError::Cursor);
         }
+        let mut position = crate::store::BoardPosition::default();
+        for mark in plain.p {
+            let shard: u32 = mark.first().and_then(|s| s.parse().ok()).ok_or(LeaderboardError::Cursor)?;
+            let mark = match mark.as_slice() {
+                [_] => crate::store::ShardMark::Done,
+                [_, user, score] => crate::store::ShardMark::After {
+                    user: UserId::parse(user).map_err(|_| LeaderboardError::Cursor)?,
+                    score: score
+                        .parse()
+                        .ok()
+                        .filter(|s: &Decimal| *s > Decimal::ZERO)
+                        .ok_or(LeaderboardError::Cursor)?,
+                },
+                _ => return Err(LeaderboardError::Cursor),
+            };
+            position.shards.insert(shard, mark);
+        }
         Ok(LeaderboardCursor {
             scope: plain.b,
-            after_user: UserId::parse(&plain.u).map_err(|_| LeaderboardError::Cursor)?,
-            after_score: score,
+            position,
             rank: RankState { shown: plain.n, last_score: Some(score), last_rank: plain.r },
         })
     }
@@ -324,10 +354,14 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_tampering() {
+        let mut position = crate::store::BoardPosition::default();
+        position
+            .shards
+            .insert(3, crate::store::ShardMark::After { user: UserId::parse("alice").unwrap(), score: d("12.5") });
+        position.shards.insert(7, crate::store::ShardMark::Done);
         let cursor = LeaderboardCursor {
             scope: "2026-11".into(),
-            after_user: UserId::parse("alice").unwrap(),
-            after_score: d("12.5"),
+            position,
             rank: RankState { shown: 10, last_score: Some(d("12.5")), last_rank: 9 },
         };
         let sealed = keys().seal(&cursor);
@@ -341,7 +375,7 @@ mod tests {
         assert_eq!(keys().open(&URL_SAFE_NO_PAD.encode(&bytes), "2026-11"), Err(LeaderboardError::Cursor));
         let other = LeaderboardKeys::new("another-secret-0123456789abcdefghijkl").unwrap();
         assert_eq!(other.open(&sealed, "2026-11"), Err(LeaderboardError::Cursor));
-        for junk in ["", "!!!", "AAAA", &"A".repeat(2000)] {
+        for junk in ["", "!!!", "AAAA", &"A".repeat(MAX_CURSOR_LEN + 1)] {
             assert_eq!(keys().open(junk, "2026-11"), Err(LeaderboardError::Cursor), "{junk:?}");
         }
     }

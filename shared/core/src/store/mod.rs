@@ -18,7 +18,7 @@ pub use partner::{ApiKeys, Campaigns};
 pub use payments::{Commit, CommitOutcome, PaymentSnapshot, Payments, UnsettledQueries};
 pub use rate_tiers::{HoldingQueries, PutTiersOutcome, RateTierConfig, RateTierConfigs, ReferrerSnapshot};
 pub use reconcile::{ActiveReferrer, Findings, PassKind, PassState, Reconciliation};
-pub use records::{CodeRecord, DeliveryRecord, UserProfile, WebhookEndpoint};
+pub use records::{CodeRecord, DeliveryRecord, ReferrerCtx, UserProfile, WebhookEndpoint};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -241,11 +241,27 @@ pub struct LeaderboardEntry {
     pub public_name: Option<String>,
 }
 
-/// A page of a board, best first; `next` = where the following page starts (after this entry).
+/// A page of a board, best first; `next` = where the following page starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeaderboardPage {
     pub entries: Vec<LeaderboardEntry>,
-    pub next: Option<(UserId, rust_decimal::Decimal)>,
+    pub next: Option<BoardPosition>,
+}
+
+/// Where a listing of a board stands. A board is spread over several index partitions
+/// (shards, by referrer); the position says, per shard, after which entry the next page
+/// starts (shards not named start from the top).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BoardPosition {
+    pub shards: std::collections::BTreeMap<u32, ShardMark>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShardMark {
+    /// Continue after this entry (user and score).
+    After { user: UserId, score: rust_decimal::Decimal },
+    /// Nothing left in this shard.
+    Done,
 }
 
 /// A referrer's own standing on a board.
@@ -259,13 +275,13 @@ pub struct Standing {
 /// The referrer leaderboards (GSI3, maintained at write time by `Bonuses::transition`) and
 /// the opt-in public name. `scope` is `all` or a UTC month `yyyy-mm` (`domain::leaderboard::Board`).
 pub trait Leaderboard: Send + Sync {
-    /// Up to `limit` entries with a positive score, best first, starting after `after`
-    /// (user, score) of the previous page. One `Query` + one `BatchGetItem` (names).
+    /// Up to `limit` entries with a positive score, best first, starting at `after` (the
+    /// previous page's `next`).
     fn leaderboard_page(
         &self,
         scope: &str,
         limit: i32,
-        after: Option<(&UserId, rust_decimal::Decimal)>,
+        after: Option<&BoardPosition>,
     ) -> impl Future<Output = Result<LeaderboardPage, StoreError>> + Send;
 
     /// `user`'s score and rank: one `GetItem` + `Select=COUNT` queries over the referrers above.

@@ -37,6 +37,62 @@ pub struct ReferrerSnapshot {
     pub month_volume: Usd,
 }
 
+impl ReferrerSnapshot {
+    /// The copy a referred user keeps of this snapshot (see `ReferrerCtx`).
+    /// `band`: the tier band the month's volume was in (when the tiers decided the rate).
+    pub fn ctx(
+        &self,
+        referrer: &crate::domain::UserId,
+        month: &str,
+        band: Option<crate::domain::VolumeBand>,
+    ) -> crate::store::ReferrerCtx {
+        let profile = self.profile.as_ref();
+        crate::store::ReferrerCtx {
+            referrer_id: referrer.clone(),
+            ctx_version: profile.map(|p| p.ctx_version).unwrap_or(0),
+            rate_override: profile.and_then(|p| p.rate_override),
+            webhook_events: profile.map(|p| p.webhook_events.clone()).unwrap_or_default(),
+            band_month: band.map(|_| month.to_string()),
+            band_from: band.and_then(|b| b.from),
+        }
+    }
+
+    /// The snapshot a repeat top-up may use instead of reading the referrer: the payer's
+    /// copy (`ReferrerCtx`), if it is about `referrer`. Its month volume is only a guess (the
+    /// low end of the band last seen this month): the band condition of the write checks it.
+    pub fn from_ctx(ctx: &crate::store::ReferrerCtx, referrer: &crate::domain::UserId, month: &str) -> Option<Self> {
+        if &ctx.referrer_id != referrer {
+            return None;
+        }
+        let mut profile = crate::store::UserProfile {
+            user_id: referrer.clone(),
+            created_at: String::new(),
+            code: None,
+            referrer_id: None,
+            referrer_code: None,
+            attributed_at: None,
+            same_ip: false,
+            signup_ip_hash: None,
+            first_topup_payment_id: None,
+            last_topup_day: None,
+            active_for: None,
+            rate_override: ctx.rate_override,
+            first_topups: Vec::new(),
+            velocity_version: 0,
+            public_name: None,
+            webhook_events: ctx.webhook_events.clone(),
+            ctx_version: ctx.ctx_version,
+            referrer_ctx: None,
+        };
+        profile.rate_override = ctx.rate_override;
+        let month_volume = match ctx.band_month.as_deref() {
+            Some(m) if m == month => ctx.band_from.unwrap_or(Usd::ZERO),
+            _ => Usd::ZERO,
+        };
+        Some(Self { profile: Some(profile), month_volume })
+    }
+}
+
 /// The admin-edited rate-tier table.
 pub trait RateTierConfigs: Send + Sync {
     /// The stored item (with or without tiers), if it was ever written.

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{PartnerEventType, PaymentId, Rate, RefCode, UserId};
+use crate::domain::{PartnerEventType, PaymentId, Rate, RefCode, Usd, UserId};
 
 /// A user as the referral program knows them — as a referrer and as a referred user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +57,36 @@ pub struct UserProfile {
     /// written in the same transaction), so the top-up path knows without another read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhook_events: Vec<PartnerEventType>,
+    /// Version of what a top-up needs from this referrer (`rate_override`, `webhook_events`):
+    /// bumped by every change of either, so a copy of them elsewhere can be checked.
+    #[serde(default)]
+    pub ctx_version: u64,
+
+    // --- as a referred user, again: a copy of the referrer's context --------------------
+    /// What the last top-up learnt about the referrer (see [`ReferrerCtx`]). A repeat top-up
+    /// uses it instead of reading the referrer, and its transaction checks the referrer's
+    /// `ctx_version` still matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer_ctx: Option<ReferrerCtx>,
+}
+
+/// A referred user's copy of what a top-up needs from their referrer. Only what changes
+/// rarely (rate override and partner subscriptions, guarded by `ctx_version`), plus the tier
+/// band the referrer's month volume was last seen in (guarded by the band condition on the
+/// volume). The velocity window is not copied: a first top-up always reads the referrer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReferrerCtx {
+    pub referrer_id: UserId,
+    pub ctx_version: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_override: Option<Rate>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhook_events: Vec<PartnerEventType>,
+    /// `yyyy-mm` and the lower bound of the tier band the month's volume was last seen in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub band_month: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub band_from: Option<Usd>,
 }
 
 /// A referral code row.

@@ -10,9 +10,10 @@
 //! 4. commit record + bonus + effects atomically (a conflict → back to 1);
 //! 5. settle: send the bonus's in-flight Wellflow move and record the answer.
 //!
-//! DynamoDB round trips: duplicate 1 (the read), unreferred or below-minimum success 1,
-//! held 3 (+ referrer read, + create), credited 4 (+ recording Wellflow's answer), a refund
-//! or dispute 2 plus 1 per Wellflow move.
+//! DynamoDB round trips: duplicate 1 (the read), unreferred or below-minimum success 1; a
+//! repeat top-up (the payer's copy of the referrer context) held 2, credited 3 (read,
+//! create-and-claim, record Wellflow's answer); a payer's first top-up +1 (it reads the
+//! referrer's velocity window); a refund or dispute 2 plus 1 per Wellflow move.
 
 use crate::bonus::{Bonus, BonusStatus};
 use crate::metrics;
@@ -20,7 +21,7 @@ use crate::payment::{PaymentEvent, PaymentEventKind, PaymentRecord, Unchanged};
 use crate::ports::Ledger;
 use crate::store::{Commit, CommitOutcome, Payments};
 use crate::usecases::settle::{settle, Mode, Settled};
-use crate::usecases::topup::{create_bonus, Created, TopupInput};
+use crate::usecases::topup::{create_bonus, use_copy, Created, TopupInput};
 use crate::usecases::{Billing, BillingError};
 
 /// How often a decision may lose an optimistic-concurrency race before we give up (the
@@ -58,7 +59,7 @@ where
             return Ok(EventOutcome::BelowMinimum);
         }
     }
-    for _ in 0..ATTEMPTS {
+    for attempt in 0..ATTEMPTS {
         let snapshot = billing.store.payment_snapshot(&event.payment_id, event.user_id.as_ref()).await?;
         let now = billing.now_str();
         let record = snapshot.record.clone().unwrap_or_else(|| PaymentRecord::new(event.payment_id.clone(), &now));
@@ -76,9 +77,14 @@ where
                     return Ok(EventOutcome::NotReferred);
                 };
                 let referrer_id = payer.referrer_id.as_ref().expect("filtered");
-                let referrer = billing.store.referrer_snapshot(referrer_id, crate::clock::month_of(&now)).await?;
+                let month = crate::clock::month_of(&now);
+                let (referrer, referrer_from_copy) = match use_copy(payer, referrer_id, month, attempt) {
+                    Some(copy) => (copy, true),
+                    None => (billing.store.referrer_snapshot(referrer_id, month).await?, false),
+                };
                 let input = TopupInput {
                     payment: &event.payment_id,
+                    referrer_from_copy,
                     amount: *amount,
                     occurred_at: &event.occurred_at,
                     payer,

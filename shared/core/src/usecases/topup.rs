@@ -3,8 +3,17 @@
 //! default), the hold (same IP, velocity cap, amount review, holding period — see
 //! `bonus::policy`), and the bookkeeping that must commit with the new row: the payer's
 //! activity day and first-top-up marker, the referrer's velocity window, the month volume.
+//!
+//! **The referrer is read only when it must be.** A payer's first top-up needs the referrer's
+//! velocity window as it is now, so it reads the referrer. A repeat top-up uses the payer's
+//! copy of the referrer context (rate override, partner subscriptions, last tier band): the
+//! transaction then checks the referrer's `ctx_version` (and the band, by its volume
+//! condition), so a stale copy can only make the write fail and be decided again with a read
+//! (see [`use_copy`]).
 
-use crate::bonus::{Bonus, Change, Decision, Effect, HoldReason, NewBonus, PayerTopup, TopupContext, VelocityWindow};
+use crate::bonus::{
+    Bonus, Change, Decision, Effect, HoldReason, NewBonus, PayerTopup, ReferrerGuard, TopupContext, VelocityWindow,
+};
 use crate::clock;
 use crate::domain::{month_of, PaymentId, Usd};
 use crate::payment::PaymentRecord;
@@ -19,6 +28,8 @@ pub(super) enum Created {
 
 pub(super) struct TopupInput<'a> {
     pub payment: &'a PaymentId,
+    /// The referrer snapshot came from the payer's copy (not read): the write is guarded.
+    pub referrer_from_copy: bool,
     pub amount: Usd,
     pub occurred_at: &'a str,
     pub payer: &'a UserProfile,
@@ -77,12 +88,19 @@ pub(super) fn create_bonus<S, L>(billing: &Billing<S, L>, input: TopupInput<'_>)
         partner_events,
     };
     let mut change = Bonus::create(new, input.record, &at);
+    // The referrer context the decision used (read, or the payer's copy) must still be current
+    // when the bonus is written: an admin changing the rate meanwhile makes the write fail and
+    // the top-up is decided again. A read refreshes the payer's copy for their next top-up.
+    let ctx_version = profile.map(|p| p.ctx_version).unwrap_or(0);
+    change.effects.push(Effect::ReferrerGuard(ReferrerGuard { referrer: referrer_id.clone(), ctx_version }));
+    let referrer_ctx = (!input.referrer_from_copy).then(|| input.referrer.ctx(&referrer_id, month_of(&at), band));
     change.effects.push(Effect::Payer(PayerTopup {
         payer: payer.user_id.clone(),
         referrer: referrer_id.clone(),
         day: clock::day_of(&at).to_string(),
         previous: payer.active_for.clone().zip(payer.last_topup_day.clone()),
         first_topup: is_first_topup.then(|| input.payment.clone()),
+        referrer_ctx,
     }));
     if is_first_topup {
         change.effects.push(Effect::Velocity(VelocityWindow {
@@ -92,4 +110,20 @@ pub(super) fn create_bonus<S, L>(billing: &Billing<S, L>, input: TopupInput<'_>)
         }));
     }
     Created::Bonus(Box::new(change))
+}
+
+/// Whether a top-up of `payer` may use the payer's copy of the referrer context instead of
+/// reading the referrer: only a repeat top-up (the velocity window is not needed), only a
+/// copy about the current referrer, and only on the first attempt (after a conflict the copy
+/// may be what failed, so the next attempt reads).
+pub(super) fn use_copy(
+    payer: &UserProfile,
+    referrer: &crate::domain::UserId,
+    month: &str,
+    attempt: usize,
+) -> Option<ReferrerSnapshot> {
+    if attempt > 0 || payer.first_topup_payment_id.is_none() {
+        return None;
+    }
+    ReferrerSnapshot::from_ctx(payer.referrer_ctx.as_ref()?, referrer, month)
 }

@@ -79,6 +79,8 @@ pub struct StoreState {
     pub activity: BTreeMap<UserId, String>,
     pub findings: BTreeMap<String, Finding>,
     pub passes: BTreeMap<&'static str, PassState>,
+    /// Each bonus's referrer override at the instant the bonus was created.
+    pub override_at_creation: BTreeMap<PaymentId, Option<referral_core::domain::Rate>>,
     pub commits: u64,
     pub reads: u64,
 }
@@ -371,6 +373,9 @@ fn conditions_hold(state: &StoreState, commit: &Commit) -> bool {
         Effect::Velocity(v) => {
             state.profiles.get(&v.referrer).map(|r| r.velocity_version).unwrap_or(0) == v.read_version
         }
+        Effect::ReferrerGuard(g) => {
+            state.profiles.get(&g.referrer).map(|r| r.ctx_version).unwrap_or(0) == g.ctx_version
+        }
         Effect::Volume(v) => match v.guard {
             Some(band) => {
                 let volume =
@@ -389,6 +394,12 @@ fn apply_commit(state: &mut StoreState, commit: &Commit) {
         state.records.insert(record.payment_id.clone(), record.clone());
     }
     let Some(change) = &commit.bonus else { return };
+    if change.expected_version.is_none() {
+        // The referrer's override as it is at the moment the bonus is created (what a
+        // creation must have used, whatever copy of it the top-up read).
+        let current = state.profiles.get(&change.bonus.referrer_id).and_then(|p| p.rate_override);
+        state.override_at_creation.insert(change.bonus.source_payment_id.clone(), current);
+    }
     state.bonuses.insert(change.bonus.source_payment_id.clone(), change.bonus.clone());
     for effect in &change.effects {
         match effect {
@@ -413,12 +424,16 @@ fn apply_commit(state: &mut StoreState, commit: &Commit) {
                 if let Some(first) = &p.first_topup {
                     profile.first_topup_payment_id = Some(first.clone());
                 }
+                if let Some(ctx) = &p.referrer_ctx {
+                    profile.referrer_ctx = Some(ctx.clone());
+                }
             }
             Effect::Velocity(v) => {
                 let profile = state.profiles.entry(v.referrer.clone()).or_insert_with(|| empty_profile(&v.referrer));
                 profile.first_topups = v.window.clone();
                 profile.velocity_version = v.read_version + 1;
             }
+            Effect::ReferrerGuard(_) => {}
             Effect::Outbox(m) => {
                 state.outbox.push(m.clone());
                 state.outbox_all.push(m.clone());
@@ -448,6 +463,8 @@ pub fn empty_profile(user: &UserId) -> UserProfile {
         velocity_version: 0,
         public_name: None,
         webhook_events: Vec::new(),
+        ctx_version: 0,
+        referrer_ctx: None,
     }
 }
 

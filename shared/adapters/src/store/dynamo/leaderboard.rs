@@ -1,16 +1,18 @@
-//! Leaderboards on DynamoDB: the sparse, KEYS_ONLY index GSI3 (`LBPK` = `LB#all` /
-//! `LB#<yyyy-mm>`, `LBSCORE` N = credited minus reversed earnings), kept in step by the
-//! money-moving transaction in `bonuses.rs` — nothing here scans or sums history.
+//! Leaderboards on DynamoDB: the sparse, KEYS_ONLY index GSI3 (`LBPK` = `LB#all#<shard>` /
+//! `LB#<yyyy-mm>#<shard>`, `LBSCORE` N = credited minus reversed earnings), kept in step by
+//! the money-moving transaction in `payments.rs` — nothing here scans or sums history. Each
+//! board is spread over `keys::LEADERBOARD_SHARDS` partitions by referrer, so no index
+//! partition takes every credit of the system.
 //!
-//! * A page is one `Query` (`LBSCORE > 0`, descending, `Limit = limit + 1` so the last page
-//!   is known without an extra empty call) + one `BatchGetItem` of the page's profiles for
-//!   their opt-in names: constant cost per page at any board size.
+//! * A page is one `Query` per shard (`LBSCORE > 0`, descending, in parallel), merged, + one
+//!   `BatchGetItem` of the page's profiles for their opt-in names: constant cost per page at
+//!   any board size.
 //! * A referrer's rank is one `GetItem` (own score) + `Select=COUNT` queries of the scores
-//!   strictly above it (paged by `LastEvaluatedKey`, 1 MB each). A KEYS_ONLY index entry is
-//!   ~50 bytes, so counting costs ~1 RCU per ~80 referrers above the caller (eventually
-//!   consistent reads are half price); it is never a `Scan`.
+//!   strictly above it in every shard (paged by `LastEvaluatedKey`, 1 MB each). A KEYS_ONLY
+//!   index entry is ~50 bytes, so counting costs ~1 RCU per ~80 referrers above the caller
+//!   (eventually consistent reads are half price); it is never a `Scan`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use rust_decimal::Decimal;
@@ -19,7 +21,7 @@ use super::{item_key, keys, n, number, s, sdk_error, DynamoStore, Item, PK, SK};
 use crate::clock;
 use crate::domain::leaderboard::ALL;
 use crate::domain::UserId;
-use crate::store::{Leaderboard, LeaderboardEntry, LeaderboardPage, Standing, StoreError};
+use crate::store::{BoardPosition, Leaderboard, LeaderboardEntry, LeaderboardPage, ShardMark, Standing, StoreError};
 
 /// The sort key of the aggregate that carries a board's score.
 fn stats_sk(scope: &str) -> String {
@@ -51,15 +53,17 @@ fn money(mut v: Decimal) -> Decimal {
     v
 }
 
-impl Leaderboard for DynamoStore {
-    async fn leaderboard_page(
+impl DynamoStore {
+    /// One shard of a board: up to `limit` entries with a positive score, best first, after
+    /// `after`; and whether the shard has more.
+    async fn board_shard(
         &self,
         scope: &str,
+        shard: u32,
         limit: i32,
         after: Option<(&UserId, Decimal)>,
-    ) -> Result<LeaderboardPage, StoreError> {
-        let pk = keys::leaderboard_pk(scope);
-        let limit = limit.clamp(1, 100);
+    ) -> Result<(Vec<(UserId, Decimal)>, bool), StoreError> {
+        let pk = keys::leaderboard_pk(scope, shard);
         let start = after.map(|(user, score)| {
             let mut key = item_key(keys::user_pk(user), &stats_sk(scope));
             key.insert(keys::LBPK.into(), s(pk.clone()));
@@ -74,19 +78,65 @@ impl Leaderboard for DynamoStore {
             .key_condition_expression("#pk = :pk AND #score > :zero")
             .expression_attribute_names("#pk", keys::LBPK)
             .expression_attribute_names("#score", keys::LBSCORE)
-            .expression_attribute_values(":pk", s(pk.clone()))
+            .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":zero", n(0))
             .scan_index_forward(false)
-            .limit(limit + 1)
+            .limit(limit)
             .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(|e| sdk_error("Query(leaderboard)", e))?;
-        let more = out.last_evaluated_key.is_some();
-        let mut ranked = out.items.unwrap_or_default().iter().map(entry_of).collect::<Result<Vec<_>, _>>()?;
-        let has_next = ranked.len() > limit as usize || (more && !ranked.is_empty());
-        ranked.truncate(limit as usize);
-        let next = if has_next { ranked.last().cloned() } else { None };
+        let entries = out.items.unwrap_or_default().iter().map(entry_of).collect::<Result<Vec<_>, _>>()?;
+        Ok((entries, out.last_evaluated_key.is_some()))
+    }
+}
+
+impl Leaderboard for DynamoStore {
+    /// Every shard's next `limit` entries (one `Query` each, in parallel), merged best first
+    /// (ties: by shard, then in each shard's own order); the position remembers how far each
+    /// shard was taken. Plus one `BatchGetItem` for the page's opt-in names.
+    async fn leaderboard_page(
+        &self,
+        scope: &str,
+        limit: i32,
+        after: Option<&BoardPosition>,
+    ) -> Result<LeaderboardPage, StoreError> {
+        let limit = limit.clamp(1, 100);
+        let mut position = after.cloned().unwrap_or_default();
+        let reads = (0..keys::LEADERBOARD_SHARDS).filter_map(|shard| {
+            let mark = match position.shards.get(&shard) {
+                Some(ShardMark::Done) => return None,
+                Some(ShardMark::After { user, score }) => Some((user.clone(), *score)),
+                None => None,
+            };
+            Some(async move {
+                let after = mark.as_ref().map(|(u, sc)| (u, *sc));
+                (shard, self.board_shard(scope, shard, limit, after).await)
+            })
+        });
+        let mut merged: Vec<(u32, usize, UserId, Decimal)> = Vec::new();
+        let mut more: BTreeMap<u32, (usize, bool)> = BTreeMap::new();
+        for (shard, read) in futures::future::join_all(reads).await {
+            let (entries, has_more) = read?;
+            more.insert(shard, (entries.len(), has_more));
+            merged.extend(entries.into_iter().enumerate().map(|(i, (user, score))| (shard, i, user, score)));
+        }
+        merged.sort_by(|a, b| b.3.cmp(&a.3).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
+        let taken: Vec<_> = merged.iter().take(limit as usize).cloned().collect();
+        // The merge takes a prefix of each shard's list: advance each shard past what it gave.
+        for (shard, (returned, has_more)) in &more {
+            let consumed: Vec<_> = taken.iter().filter(|t| t.0 == *shard).collect();
+            let mark = match consumed.last() {
+                _ if consumed.len() == *returned && !has_more => ShardMark::Done,
+                Some(last) => ShardMark::After { user: last.2.clone(), score: last.3 },
+                None => continue,
+            };
+            position.shards.insert(*shard, mark);
+        }
+        let left = merged.len() > taken.len()
+            || (0..keys::LEADERBOARD_SHARDS).any(|shard| !matches!(position.shards.get(&shard), Some(ShardMark::Done)));
+        let ranked: Vec<(UserId, Decimal)> = taken.into_iter().map(|(_, _, user, score)| (user, score)).collect();
+        let next = (left && !ranked.is_empty()).then_some(position);
 
         let mut names: HashMap<String, String> = HashMap::new();
         if !ranked.is_empty() {
@@ -110,6 +160,8 @@ impl Leaderboard for DynamoStore {
         Ok(LeaderboardPage { entries, next })
     }
 
+    /// One `GetItem` (own score) + a `Select=COUNT` query of the scores strictly above it in
+    /// every shard (in parallel, paged by `LastEvaluatedKey`).
     async fn standing(&self, scope: &str, user: &UserId) -> Result<Standing, StoreError> {
         let score = match self.get(keys::user_pk(user), &stats_sk(scope)).await? {
             Some(item) => number::<Decimal>(&item, keys::LBSCORE),
@@ -118,29 +170,35 @@ impl Leaderboard for DynamoStore {
         if score <= Decimal::ZERO {
             return Ok(Standing { earned: money(score.max(Decimal::ZERO)), rank: None });
         }
-        let mut above: u64 = 0;
-        let mut start = None;
-        loop {
-            let out = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .index_name(keys::GSI3)
-                .key_condition_expression("#pk = :pk AND #score > :mine")
-                .expression_attribute_names("#pk", keys::LBPK)
-                .expression_attribute_names("#score", keys::LBSCORE)
-                .expression_attribute_values(":pk", s(keys::leaderboard_pk(scope)))
-                .expression_attribute_values(":mine", n(score))
-                .select(Select::Count)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query(leaderboard_rank)", e))?;
-            above += u64::try_from(out.count).unwrap_or_default();
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
+        let counts = (0..keys::LEADERBOARD_SHARDS).map(|shard| async move {
+            let mut above: u64 = 0;
+            let mut start = None;
+            loop {
+                let out = self
+                    .client()
+                    .query()
+                    .table_name(self.table())
+                    .index_name(keys::GSI3)
+                    .key_condition_expression("#pk = :pk AND #score > :mine")
+                    .expression_attribute_names("#pk", keys::LBPK)
+                    .expression_attribute_names("#score", keys::LBSCORE)
+                    .expression_attribute_values(":pk", s(keys::leaderboard_pk(scope, shard)))
+                    .expression_attribute_values(":mine", n(score))
+                    .select(Select::Count)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("Query(leaderboard_rank)", e))?;
+                above += u64::try_from(out.count).unwrap_or_default();
+                match out.last_evaluated_key {
+                    Some(key) if !key.is_empty() => start = Some(key),
+                    _ => return Ok::<u64, StoreError>(above),
+                }
             }
+        });
+        let mut above = 0;
+        for count in futures::future::join_all(counts).await {
+            above += count?;
         }
         Ok(Standing { earned: money(score), rank: Some(above + 1) })
     }

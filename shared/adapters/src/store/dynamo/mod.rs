@@ -22,24 +22,57 @@ mod queries;
 mod rate_tiers;
 mod reconcile;
 mod referrers;
+#[cfg(test)]
+mod scale_model;
 mod users;
 mod webhooks;
 
 pub use payments::bonus_item;
 pub use reconcile::activity_item;
 
-/// The DynamoDB-backed store. Cheap to clone; build once per cold start.
+/// The DynamoDB-backed store. Cheap to clone (clones share the client and the rate-tier
+/// cache); build once per cold start.
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
     client: Client,
     table: Arc<str>,
+    /// The rate-tier table as last read, and when (see [`RATE_TIERS_TTL`]).
+    tiers_cache: Arc<std::sync::Mutex<Option<TiersRead>>>,
 }
+
+/// When the rate-tier table was read, and what it held (`None`: flat default).
+type TiersRead = (std::time::Instant, Option<crate::domain::RateTiers>);
+
+/// How long a function keeps the rate-tier table before reading it again. Every top-up needs
+/// it: read each time, the one `CONFIG` item would take every top-up's read (3,000 reads/s per
+/// partition caps the whole system); cached, an admin's change reaches every function within
+/// this delay (the function that made the change sees it at once).
+pub const RATE_TIERS_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub type Item = HashMap<String, AttributeValue>;
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<Arc<str>>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), tiers_cache: Arc::default() }
+    }
+
+    /// The cached rate-tier table, if read less than [`RATE_TIERS_TTL`] ago.
+    pub(crate) fn cached_tiers(&self) -> Option<Option<crate::domain::RateTiers>> {
+        let cache = self.tiers_cache.lock().ok()?;
+        cache.as_ref().filter(|(at, _)| at.elapsed() < RATE_TIERS_TTL).map(|(_, tiers)| tiers.clone())
+    }
+
+    pub(crate) fn remember_tiers(&self, tiers: Option<crate::domain::RateTiers>) {
+        if let Ok(mut cache) = self.tiers_cache.lock() {
+            *cache = Some((std::time::Instant::now(), tiers));
+        }
+    }
+
+    /// Forget the cached table (after this function changed it).
+    pub(crate) fn forget_tiers(&self) {
+        if let Ok(mut cache) = self.tiers_cache.lock() {
+            *cache = None;
+        }
     }
 
     pub fn client(&self) -> &Client {

@@ -184,12 +184,13 @@ impl Writes {
                 all.add("credited_count", e.credited.into());
                 all.add("reversed_count", e.reversed.into());
                 all.add(keys::LBSCORE, e.amount);
-                all.set(keys::LBPK, s(keys::leaderboard_pk(referral_core::domain::leaderboard::ALL)));
+                let shard = keys::leaderboard_shard(&e.referrer);
+                all.set(keys::LBPK, s(keys::leaderboard_pk(referral_core::domain::leaderboard::ALL, shard)));
                 self.user(&e.referrer, keys::day_sk(&e.day)).add("earned", e.amount);
                 let month = self.user(&e.referrer, keys::month_stats_sk(&e.month));
                 month.add("earned", e.amount);
                 month.add(keys::LBSCORE, e.amount);
-                month.set(keys::LBPK, s(keys::leaderboard_pk(&e.month)));
+                month.set(keys::LBPK, s(keys::leaderboard_pk(&e.month, shard)));
             }
             Effect::Volume(v) if v.delta.is_zero() && v.guard.is_none() => {}
             Effect::Volume(v) => {
@@ -236,6 +237,9 @@ impl Writes {
                     profile.conditions.push(format!("attribute_not_exists({marker})"));
                     profile.set("first_topup_payment_id", s(first.as_str()));
                 }
+                if let Some(ctx) = &p.referrer_ctx {
+                    profile.set("referrer_ctx", serde_dynamo::to_attribute_value(ctx).expect("context serialises"));
+                }
                 for (referrer, day, delta) in p.active_moves() {
                     self.user(&referrer, keys::day_sk(&day)).add("active_new", delta.into());
                 }
@@ -252,6 +256,16 @@ impl Writes {
                 profile.set("first_topups", AttributeValue::L(v.window.iter().map(n).collect()));
                 profile.set("velocity_version", n(v.read_version + 1));
             }
+            Effect::ReferrerGuard(g) => {
+                let profile = self.user(&g.referrer, keys::SK_PROFILE.to_string());
+                let version = profile.name("ctx_version");
+                let read = profile.value(n(g.ctx_version));
+                profile.conditions.push(if g.ctx_version == 0 {
+                    format!("attribute_not_exists({version}) OR {version} = {read}")
+                } else {
+                    format!("{version} = {read}")
+                });
+            }
             Effect::Outbox(message) => self.put(table, outbox_item(message, now_unix), None),
             Effect::Activity(a) => {
                 let marker = self.update(keys::activity_pk(&a.referrer), a.referrer.to_string());
@@ -264,7 +278,7 @@ impl Writes {
 }
 
 impl DynamoStore {
-    fn commit_items(&self, commit: &Commit, now_unix: i64) -> Vec<TransactWriteItem> {
+    pub(super) fn commit_items(&self, commit: &Commit, now_unix: i64) -> Vec<TransactWriteItem> {
         let table = self.table();
         let mut writes = Writes::default();
         if let Some(record) = &commit.payment {
@@ -299,15 +313,17 @@ impl Payments for DynamoStore {
         let payment_pk = keys::payment_pk(payment);
         let bonus_pk = keys::bonus_pk(payment);
         let payer_pk = payer.map(keys::user_pk);
-        let mut wanted = vec![
-            item_key(payment_pk.clone(), keys::SK_PAYMENT),
-            item_key(bonus_pk.clone(), keys::SK_BONUS),
-            super::rate_tiers::config_key(),
-        ];
+        let cached_tiers = self.cached_tiers();
+        let mut wanted =
+            vec![item_key(payment_pk.clone(), keys::SK_PAYMENT), item_key(bonus_pk.clone(), keys::SK_BONUS)];
+        if cached_tiers.is_none() {
+            wanted.push(super::rate_tiers::config_key());
+        }
         if let Some(pk) = &payer_pk {
             wanted.push(item_key(pk.clone(), keys::SK_PROFILE));
         }
-        let mut snapshot = PaymentSnapshot::default();
+        let mut snapshot = PaymentSnapshot { rate_tiers: cached_tiers.clone().flatten(), ..PaymentSnapshot::default() };
+        let mut tiers_read = None;
         for item in self.batch_get("payment", wanted).await? {
             let Some(AttributeValue::S(pk)) = item.get(PK).cloned() else { continue };
             if pk == payment_pk {
@@ -315,10 +331,16 @@ impl Payments for DynamoStore {
             } else if pk == bonus_pk {
                 snapshot.bonus = Some(from_item(&pk, item)?);
             } else if pk == keys::CONFIG_PK {
-                snapshot.rate_tiers = super::rate_tiers::tiers_of(item)?;
+                tiers_read = Some(super::rate_tiers::tiers_of(item)?);
             } else if Some(&pk) == payer_pk.as_ref() {
                 snapshot.payer = Some(from_item(&pk, item)?);
             }
+        }
+        if cached_tiers.is_none() {
+            // Read now (absent item = flat default).
+            let tiers = tiers_read.flatten();
+            self.remember_tiers(tiers.clone());
+            snapshot.rate_tiers = tiers;
         }
         Ok(snapshot)
     }

@@ -87,7 +87,9 @@ impl RateTierConfigs for DynamoStore {
             Some(0) => req.condition_expression("attribute_not_exists(version)"),
             Some(v) => req.condition_expression("version = :expected").expression_attribute_values(":expected", n(v)),
         };
-        match req.send().await {
+        let sent = req.send().await;
+        self.forget_tiers();
+        match sent {
             Ok(out) => {
                 let item = out.attributes.unwrap_or_default();
                 Ok(PutTiersOutcome::Stored(from_item(&format!("{}/{}", keys::CONFIG_PK, keys::SK_RATE_TIERS), item)?))

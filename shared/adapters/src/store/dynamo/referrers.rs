@@ -37,13 +37,15 @@ impl ReferrerAdmin for DynamoStore {
             .key(SK, s(keys::SK_PROFILE))
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":entry", entry)
-            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()));
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":one", n(1));
+        // `ctx_version` moves with it: a referred user's copy of the old rate is then refused.
         let history = "rate_history = list_append(if_not_exists(rate_history, :empty), :entry)";
         req = match rate {
             Some(rate) => req
-                .update_expression(format!("SET rate_override = :rate, {history}"))
+                .update_expression(format!("SET rate_override = :rate, {history} ADD ctx_version :one"))
                 .expression_attribute_values(":rate", s(rate.to_string())),
-            None => req.update_expression(format!("SET {history} REMOVE rate_override")),
+            None => req.update_expression(format!("SET {history} REMOVE rate_override ADD ctx_version :one")),
         };
         match req.send().await {
             Ok(_) => Ok(true),

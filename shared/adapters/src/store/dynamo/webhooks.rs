@@ -45,9 +45,12 @@ impl PartnerWebhooks for DynamoStore {
             .table_name(self.table())
             .key(PK, s(pk))
             .key(SK, s(keys::SK_PROFILE))
+            // `ctx_version` moves with the subscription: referred users' copies are refused.
             .update_expression(
-                "SET webhook_events = :events, user_id = :user, created_at = if_not_exists(created_at, :now)",
+                "SET webhook_events = :events, user_id = :user, created_at = if_not_exists(created_at, :now) \
+                 ADD ctx_version :one",
             )
+            .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":events", events_value(endpoint))
             .expression_attribute_values(":user", s(endpoint.user_id.as_str()))
             .expression_attribute_values(":now", s(endpoint.updated_at.clone()))
@@ -83,7 +86,8 @@ impl PartnerWebhooks for DynamoStore {
             .table_name(self.table())
             .key(PK, s(pk))
             .key(SK, s(keys::SK_PROFILE))
-            .update_expression("REMOVE webhook_events")
+            .update_expression("REMOVE webhook_events ADD ctx_version :one")
+            .expression_attribute_values(":one", n(1))
             .condition_expression("attribute_exists(PK)")
             .build()
             .expect("key and expression set");
