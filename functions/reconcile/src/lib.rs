@@ -93,20 +93,7 @@ where
 }
 
 fn view(r: &PassReport) -> Value {
-    json!({
-        "run_id": r.run_id,
-        "window_from": r.window_from,
-        "window_to": r.window_to,
-        "referrers": r.referrers,
-        "wellflow_pages": r.wellflow_pages,
-        "matched": r.matched,
-        "sightings": r.sightings,
-        "new_findings": r.new_findings,
-        "healed": r.healed,
-        "skipped": r.skipped,
-        "done": r.done,
-        "open_findings": r.open_findings,
-    })
+    serde_json::to_value(r).unwrap_or_else(|e| json!({ "error": e.to_string() }))
 }
 
 /// The instant an invocation must stop working: the Lambda deadline minus [`DEADLINE_MARGIN`].

@@ -81,6 +81,18 @@ pub struct PassState {
     pub version: u64,
 }
 
+impl PassState {
+    /// Adds what one page of referrers counted to the pass's totals.
+    pub fn count(&mut self, page: &crate::usecases::reconcile::PassReport) {
+        self.referrers += page.referrers;
+        self.wellflow_pages += page.wellflow_pages;
+        self.matched += page.matched;
+        self.sightings += page.sightings;
+        self.new_findings += page.new_findings;
+        self.healed += page.healed;
+    }
+}
+
 /// What reconciliation reads and writes besides the bonus rows' commits (`Payments`).
 pub trait Reconciliation: Send + Sync {
     /// Referrers with a move planned at or after `since`, in a stable order (one page).

@@ -78,8 +78,9 @@ pub struct Budget {
     pub max_pages: usize,
 }
 
-/// What one invocation did on a pass.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What one invocation did on a pass (also, without the pass fields, what reconciling one
+/// referrer or one page of them did: the counts add up).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PassReport {
     pub kind: Option<PassKind>,
     pub run_id: Option<String>,
@@ -95,6 +96,7 @@ pub struct PassReport {
     /// Referrers whose Wellflow account could not be read (refused: skipped, logged).
     pub skipped: u64,
     /// Every finding sighted by this invocation.
+    #[serde(skip)]
     pub findings: Vec<String>,
     /// The pass is complete.
     pub done: bool,
@@ -163,22 +165,17 @@ where
             .store
             .active_referrers(&state.active_since, cfg.referrers_per_page, state.cursor.as_deref())
             .await?;
-        let outcomes: Vec<Result<Outcome, ReconcileError>> = futures::stream::iter(page.items)
+        let outcomes: Vec<Result<PassReport, ReconcileError>> = futures::stream::iter(page.items)
             .map(|active| reconcile_referrer(billing, cfg, active.referrer, window))
             .buffer_unordered(cfg.concurrency.max(1))
             .collect()
             .await;
-        let mut outcome = Outcome::default();
+        let mut counted = PassReport::default();
         for o in outcomes {
-            outcome.add(o?);
+            counted.add(o?);
         }
-        state.referrers += outcome.referrers;
-        state.wellflow_pages += outcome.wellflow_pages;
-        state.matched += outcome.matched;
-        state.sightings += outcome.sightings;
-        state.new_findings += outcome.new_findings;
-        state.healed += outcome.healed;
-        report.add(outcome);
+        state.count(&counted);
+        report.add(counted);
         state.cursor = page.next_cursor;
         state.done = state.cursor.is_none();
         state.updated_at = billing.now_str();
@@ -265,21 +262,9 @@ fn new_state(kind: PassKind, cfg: &ReconcileConfig, now: OffsetDateTime, version
     }
 }
 
-/// What reconciling some referrers did.
-#[derive(Debug, Default)]
-struct Outcome {
-    referrers: u64,
-    wellflow_pages: u64,
-    matched: u64,
-    sightings: u64,
-    new_findings: u64,
-    healed: u64,
-    skipped: u64,
-    findings: Vec<String>,
-}
-
-impl Outcome {
-    fn add(&mut self, other: Outcome) {
+impl PassReport {
+    /// Adds what `other` counted (and the findings it saw) to this report.
+    fn add(&mut self, other: PassReport) {
         self.referrers += other.referrers;
         self.wellflow_pages += other.wellflow_pages;
         self.matched += other.matched;
@@ -291,19 +276,6 @@ impl Outcome {
     }
 }
 
-impl PassReport {
-    fn add(&mut self, o: Outcome) {
-        self.referrers += o.referrers;
-        self.wellflow_pages += o.wellflow_pages;
-        self.matched += o.matched;
-        self.sightings += o.sightings;
-        self.new_findings += o.new_findings;
-        self.healed += o.healed;
-        self.skipped += o.skipped;
-        self.findings.extend(o.findings);
-    }
-}
-
 /// One referrer: their rows and their Wellflow account over `window`, compared; each drift
 /// confirmed on the row as stored now, recorded as a finding, and healed where safe.
 async fn reconcile_referrer<S, L>(
@@ -311,7 +283,7 @@ async fn reconcile_referrer<S, L>(
     cfg: &ReconcileConfig,
     referrer: UserId,
     window: Window,
-) -> Result<Outcome, ReconcileError>
+) -> Result<PassReport, ReconcileError>
 where
     S: Payments + Reconciliation + Findings,
     L: Ledger + LedgerHistory,
@@ -323,14 +295,14 @@ where
         Err(ReconcileError::Wellflow(why)) if why.starts_with(REFUSED) => {
             tracing::error!(referrer_id = %referrer, error = %why, outcome = "skipped", "Wellflow refused the account's listing");
             metrics::count("ReconciliationErrors", &[("referrer_id", referrer.as_str())]);
-            return Ok(Outcome { skipped: 1, ..Outcome::default() });
+            return Ok(PassReport { skipped: 1, ..PassReport::default() });
         }
         Err(e) => return Err(e),
     };
     let (entries, pages) = books;
     let comparison = compare(&rows, &entries, &window);
     let mut out =
-        Outcome { referrers: 1, wellflow_pages: pages, matched: comparison.matched as u64, ..Outcome::default() };
+        PassReport { referrers: 1, wellflow_pages: pages, matched: comparison.matched as u64, ..PassReport::default() };
     for drift in comparison.drifts {
         out.add(Box::pin(on_drift(billing, cfg, &referrer, &entries, &window, drift)).await?);
     }
@@ -370,7 +342,7 @@ async fn on_drift<S, L>(
     entries: &[LedgerEntry],
     window: &Window,
     drift: Drift,
-) -> Result<Outcome, ReconcileError>
+) -> Result<PassReport, ReconcileError>
 where
     S: Payments + Reconciliation + Findings,
     L: Ledger + LedgerHistory,
@@ -393,12 +365,12 @@ where
             {
                 Some(confirmed) => confirmed,
                 // The row moved on meanwhile (a sender recorded its answer): nothing to report.
-                None => return Ok(Outcome::default()),
+                None => return Ok(PassReport::default()),
             }
         }
         None => drift,
     };
-    let mut out = Outcome { sightings: 1, findings: vec![id.clone()], ..Outcome::default() };
+    let mut out = PassReport { sightings: 1, findings: vec![id.clone()], ..PassReport::default() };
 
     // The finding: the same drift seen again is the same item.
     let (mut finding, decision) = {

@@ -514,7 +514,8 @@ impl Payments for MemStore {
     }
 }
 
-fn page(mut items: Vec<Bonus>, limit: i32, cursor: Option<&str>) -> Result<Page<Bonus>, QueryError> {
+/// One page of `items` after `cursor` (an offset).
+fn page<T>(mut items: Vec<T>, limit: i32, cursor: Option<&str>) -> Result<Page<T>, QueryError> {
     let start: usize = match cursor {
         Some(c) => c.parse().map_err(|_| referral_core::store::CursorError)?,
         None => 0,
@@ -606,13 +607,7 @@ impl Reconciliation for MemStore {
                     .collect()
             })
             .await?;
-        let start: usize = match cursor {
-            Some(c) => c.parse().map_err(|_| referral_core::store::CursorError)?,
-            None => 0,
-        };
-        let end = (start + limit.max(1) as usize).min(active.len());
-        let next_cursor = (end < active.len()).then(|| end.to_string());
-        Ok(Page { items: active[start.min(end)..end].to_vec(), next_cursor })
+        page(active, limit, cursor)
     }
 
     async fn referrer_bonuses(&self, referrer: &UserId) -> Result<Vec<Bonus>, StoreError> {
@@ -663,13 +658,7 @@ impl Findings for MemStore {
     ) -> Result<Page<Finding>, QueryError> {
         let items: Vec<Finding> =
             self.0.store_op(|s| s.findings.values().filter(|f| f.status == status).cloned().collect()).await?;
-        let start: usize = match cursor {
-            Some(c) => c.parse().map_err(|_| referral_core::store::CursorError)?,
-            None => 0,
-        };
-        let end = (start + limit.max(1) as usize).min(items.len());
-        let next_cursor = (end < items.len()).then(|| end.to_string());
-        Ok(Page { items: items[start.min(end)..end].to_vec(), next_cursor })
+        page(items, limit, cursor)
     }
 
     async fn count_open_findings(&self) -> Result<u64, StoreError> {
@@ -767,10 +756,12 @@ impl LedgerHistory for MemLedger {
             })
             .collect();
         entries.sort_by(|a, b| (&a.at, &a.transaction_id).cmp(&(&b.at, &b.transaction_id)));
-        let start: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
-        let end = (start + 3).min(entries.len());
-        let next_cursor = (end < entries.len()).then(|| end.to_string());
-        Ok(LedgerPage { entries: entries[start.min(end)..end].to_vec(), next_cursor })
+        let listed = page(entries, 3, cursor).map_err(|e| LedgerError {
+            kind: FailureKind::Refused,
+            code: "wellflow_rejected".into(),
+            message: e.to_string(),
+        })?;
+        Ok(LedgerPage { entries: listed.items, next_cursor: listed.next_cursor })
     }
 }
 

@@ -12,7 +12,7 @@
 //!
 //! The core decides every change; this file only turns records into items and back.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Select};
+use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use super::{from_item, item_key, keys, s, sdk_error, to_item, DynamoStore, Item, PK, SK};
 use crate::domain::UserId;
 use crate::store::{
-    cursor, ActiveReferrer, CommitOutcome, CursorError, Findings, Page, PassKind, PassState, QueryError,
-    Reconciliation, StoreError,
+    ActiveReferrer, CommitOutcome, CursorError, Findings, Page, PassKind, PassState, QueryError, Reconciliation,
+    StoreError,
 };
 use referral_core::bonus::reconcile::{Finding, FindingStatus};
 use referral_core::bonus::{Activity, Bonus, ACTIVITY_RETENTION_DAYS};
@@ -155,13 +155,7 @@ impl Reconciliation for DynamoStore {
         let mut start = None;
         for _ in 0..MAX_ROW_PAGES {
             let out = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .index_name(keys::GSI2)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", keys::GSI2PK)
-                .expression_attribute_values(":pk", s(pk.clone()))
+                .index_query(keys::GSI2, keys::GSI2PK, &pk)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -212,75 +206,22 @@ impl Findings for DynamoStore {
         cursor_in: Option<&str>,
     ) -> Result<Page<Finding>, QueryError> {
         let pk = keys::findings_gsi1_pk(status);
-        let start = cursor_in
-            .map(|c| cursor::decode(c, keys::GSI1PK, &pk, &[keys::PK, keys::SK, keys::GSI1PK, keys::GSI1SK]))
-            .transpose()?;
-        let out = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .index_name(keys::GSI1)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", keys::GSI1PK)
-            .expression_attribute_values(":pk", s(pk.clone()))
-            .scan_index_forward(false)
-            .limit(limit.clamp(1, 100))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| sdk_error("Query(GSI1, findings)", e))?;
-        let entries = out.items.unwrap_or_default();
-        let pks: Vec<String> = entries
-            .iter()
-            .filter_map(|e| match e.get(PK) {
-                Some(AttributeValue::S(pk)) => Some(pk.clone()),
-                _ => None,
-            })
-            .collect();
-        let mut found = std::collections::HashMap::new();
-        if !pks.is_empty() {
-            let wanted = pks.iter().map(|pk| item_key(pk.clone(), keys::SK_FINDING)).collect();
-            for item in self.batch_get("findings", wanted).await? {
-                if let Some(AttributeValue::S(pk)) = item.get(PK) {
-                    found.insert(pk.clone(), item);
-                }
-            }
-        }
+        let (entries, next_cursor) = self
+            .index_page("Query(GSI1, findings)", (keys::GSI1, keys::GSI1PK, keys::GSI1SK), &pk, limit, cursor_in)
+            .await?;
         // The index is eventually consistent: the item is the truth (left out if it moved on).
         let mut items = Vec::new();
-        for pk in pks {
-            let Some(item) = found.remove(&pk) else { continue };
-            let finding: Finding = from_item(&pk, item)?;
+        for item in self.items_behind(entries, keys::SK_FINDING, "findings").await? {
+            let finding: Finding = from_item("finding", item)?;
             if finding.status == status {
                 items.push(finding);
             }
         }
-        Ok(Page { items, next_cursor: out.last_evaluated_key.as_ref().map(cursor::encode) })
+        Ok(Page { items, next_cursor })
     }
 
     async fn count_open_findings(&self) -> Result<u64, StoreError> {
         let pk = keys::findings_gsi1_pk(FindingStatus::Open);
-        let mut count = 0u64;
-        let mut start = None;
-        loop {
-            let out = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .index_name(keys::GSI1)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", keys::GSI1PK)
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .select(Select::Count)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query(GSI1, open findings)", e))?;
-            count += out.count.max(0) as u64;
-            match out.last_evaluated_key {
-                Some(next) => start = Some(next),
-                None => return Ok(count),
-            }
-        }
+        self.count_matching("Query(GSI1, open findings)", self.index_query(keys::GSI1, keys::GSI1PK, &pk)).await
     }
 }
