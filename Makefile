@@ -17,7 +17,8 @@ $(VENV)/.installed: infra/requirements.txt
 venv: $(VENV)/.installed
 
 ## Static checks: formatting, the core crate's dependency boundary (no AWS, Lambda, HTTP or
-## reqwest crate in referral-core), SAM template (transform + cfn-lint), OpenAPI document, our
+## reqwest crate in referral-core), SAM template (transform + cfn-lint, then the deploy-readiness
+## checks on the transformed template: infra/test_template.py), OpenAPI document, our
 ## Stripe-Signature headers against Stripe's own library (offline), clippy.
 check: venv
 	cargo fmt --all --check
@@ -25,6 +26,7 @@ check: venv
 		echo "referral-core must not depend on AWS, Lambda or HTTP crates (above)"; exit 1; \
 	else echo "referral-core: no AWS, Lambda or HTTP dependency"; fi
 	$(PY) infra/validate_template.py template.yaml
+	$(PY) infra/test_template.py template.yaml
 	$(PY) -c 'import yaml, openapi_spec_validator as v; v.validate(yaml.safe_load(open("infra/openapi.yaml"))); print("infra/openapi.yaml: valid OpenAPI 3.1")'
 	$(PY) infra/stripe_signature_check.py
 	cargo clippy --workspace --all-targets --locked -- -D warnings

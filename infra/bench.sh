@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks (`make bench`): criterion hot paths, release binary sizes (x86_64; arm64 attempted),
-# the cold-start proxy; then rewrites the generated section of BENCHMARKS.md (raw outputs stay
-# in target/bench-report/).
+# then in one run, side by side: the cold starts of every function and of the baselines (floor,
+# naive SDK, Python peer), the memory runs (1,000 warm invocations) and the inputs of the cost
+# table; then rewrites the generated section of BENCHMARKS.md (raw outputs stay in
+# target/bench-report/). Exits non-zero when the cold-start/memory bench failed (for example RSS
+# grew), after writing what it measured.
 #
 # Gentle on a shared 2-core machine: every build runs under `nice -n 19` with one job, one at a
 # time; the measurements themselves are not niced. Duration on 2 cores: nothing to rebuild
@@ -10,15 +13,20 @@
 # -j 1, so 30+ minutes; BENCH_ARM64=0 halves it). A fresh machine compiles three release
 # dependency trees (x86_64, arm64, host for criterion/coldstart): 40-60 minutes.
 #
-# Knobs: BENCH_JOBS (1), BENCH_RUNS (20 cold starts), BENCH_WARMUP_SECS (1),
-# BENCH_MEASURE_SECS (3), BENCH_ARM64 (1; 0 skips the arm64 attempt).
+# The baselines (benches/baselines: floor, naive SDK) are built once into target/baselines/ and
+# reused; the Python peer (awslambdaric + boto3, benches/baselines/python/requirements.txt) is
+# installed into the git-ignored .venv once.
+#
+# Knobs: BENCH_JOBS (1), BENCH_RUNS (30 interleaved rounds), BENCH_MEMORY_INVOCATIONS (1000),
+# BENCH_WARMUP_SECS (1), BENCH_MEASURE_SECS (3), BENCH_ARM64 (1; 0 skips the arm64 attempt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 export PATH="$ROOT/.venv/bin:$PATH"
 
 JOBS=${BENCH_JOBS:-1}
-RUNS=${BENCH_RUNS:-20}
+RUNS=${BENCH_RUNS:-30}
+MEMORY_INVOCATIONS=${BENCH_MEMORY_INVOCATIONS:-1000}
 WARMUP=${BENCH_WARMUP_SECS:-1}
 MEASURE=${BENCH_MEASURE_SECS:-3}
 OUT=target/bench-report
@@ -27,6 +35,8 @@ NICE=(nice -n 19)
 step() { printf '\n== %s (%ss elapsed)\n' "$*" "$SECONDS" >&2; }
 
 [ -x .venv/bin/cargo-lambda ] && [ -x .venv/bin/python ] || make venv
+.venv/bin/python -c 'import awslambdaric, boto3' 2>/dev/null ||
+  .venv/bin/pip install --quiet --disable-pip-version-check -r benches/baselines/python/requirements.txt
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -86,32 +96,43 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 CRITERION_HOME="$ROOT/$OUT/criterion" cargo bench -j "$JOBS" -p benches --bench hot_paths -- \
   --warm-up-time "$WARMUP" --measurement-time "$MEASURE"
 
-step "cold-start proxy ($RUNS runs per function)"
+step "baselines (cached in target/baselines): cargo lambda build --release floor naive"
+CARGO_TARGET_DIR="$ROOT/target/baselines" "${NICE[@]}" cargo lambda build --release --x86-64 -j "$JOBS" \
+  --manifest-path benches/baselines/Cargo.toml --lambda-dir target/baselines/lambda
+
+step "cold starts side by side ($RUNS interleaved rounds), memory ($MEMORY_INVOCATIONS warm invocations), cost inputs"
 "${NICE[@]}" cargo build --release -j "$JOBS" -p benches --bin coldstart --bin bench-report
 "${NICE[@]}" cargo build -j "$JOBS" -p local-stack
-coldstart_functions=()
-for f in redirect webhook; do
-  [ -f "target/lambda/$f/bootstrap" ] && coldstart_functions+=("$f")
-done
-load_before_coldstart=$(cut -d' ' -f1-3 /proc/loadavg)
 # Not niced: scheduling delays would be measured as cold start. A failure is reported in
-# BENCHMARKS.md instead of aborting the run.
-if ! target/release/coldstart --lambda-dir target/lambda --runs "$RUNS" \
-    --functions "$(IFS=,; echo "${coldstart_functions[*]}")" --out "$OUT/coldstart.json" 2> >(tee "$OUT/coldstart.log" >&2); then
+# BENCHMARKS.md (with what was measured) and fails the run at the end.
+coldstart_status=0
+target/release/coldstart --lambda-dir target/lambda --baselines-dir target/baselines/lambda \
+  --rounds "$RUNS" --memory-invocations "$MEMORY_INVOCATIONS" --out "$OUT/coldstart.json" \
+  2> >(tee "$OUT/coldstart.log" >&2) || coldstart_status=$?
+if [ "$coldstart_status" != 0 ]; then
   tail -n 20 "$OUT/coldstart.log" >"$OUT/coldstart.error"
 fi
 
 step "BENCHMARKS.md"
+# The command as run: the knobs that were set, in front of it.
+knobs=""
+for k in BENCH_JOBS BENCH_RUNS BENCH_MEMORY_INVOCATIONS BENCH_WARMUP_SECS BENCH_MEASURE_SECS BENCH_ARM64; do
+  [ -n "${!k:-}" ] && knobs+="$k=${!k} "
+done
 cat >"$OUT/machine.txt" <<EOF
-command=bash infra/bench.sh   # or: make bench
+command=${knobs}make bench   # = ${knobs}bash infra/bench.sh
 date=$(date -u '+%Y-%m-%d %H:%M:%S')
 nproc=$(nproc)
 cpu=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 rustc=$(rustc -V)
 kernel=$(uname -sr)
 criterion_args=--warm-up-time $WARMUP --measurement-time $MEASURE (100 samples)
-load_before_measuring=criterion: $load_before; cold start: $load_before_coldstart (1/5/15 min load averages; other work on the 2 cores skews timings)
+load_before_measuring=criterion: $load_before; cold starts and memory: in their sections (1/5/15 min load averages; other work on the 2 cores skews timings)
 elapsed=${SECONDS} s (builds included)
 EOF
 target/release/bench-report --dir "$OUT" --markdown BENCHMARKS.md >/dev/null
 step "done: BENCHMARKS.md updated; raw outputs in $OUT/"
+if [ "$coldstart_status" != 0 ]; then
+  echo "bench: the cold-start/memory bench failed (exit $coldstart_status): see $OUT/coldstart.error" >&2
+  exit 1
+fi

@@ -19,11 +19,11 @@ import urllib.request
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(__file__))
-from dev_token import mint, LOCAL_SECRET  # noqa: E402
 from signed_post import signature  # noqa: E402
 
 BASE = os.environ.get("DEMO_BASE", "http://127.0.0.1:9000/lambda-url")
 WELLFLOW = os.environ.get("DEMO_WELLFLOW", "http://127.0.0.1:9100")
+ISSUER = os.environ.get("LOCAL_ISSUER_URL", "http://127.0.0.1:9200")
 SIGNUP_SECRET = "local-signup-secret-0123456789"
 WEBHOOK_SECRET = "local-webhook-secret-0123456789"
 RUN = str(int(time.time()))
@@ -83,7 +83,9 @@ def main():
     if status != 302:
         sys.exit(f"redirect answered {status}; is `make dev` fully up?")
 
-    token = mint(REFERRER, None, LOCAL_SECRET)
+    # A bearer token from the local identity provider (infra/local_issuer.py, started by make dev).
+    _, _, minted = call("POST", f"{ISSUER}/mint", json.dumps({"sub": REFERRER}), {"content-type": "application/json"})
+    token = json.loads(minted)["token"]
     link = dashboard("link", token)
     code = link["code"]
     print(f"\nReferrer {REFERRER} shares {link['url']}\n")

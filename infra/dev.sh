@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# `make dev`: the whole system on 127.0.0.1 — moto server (DynamoDB + SQS), the table and
-# queues from template.yaml, the fake Wellflow, and `cargo lambda watch` serving every
-# function. Ctrl-C stops everything this script started.
+# `make dev`: the whole system on 127.0.0.1 — moto server (DynamoDB, SQS, Secrets Manager),
+# the table, queues and secrets from template.yaml, the fake Wellflow, a local identity
+# provider (JWKS + token minting), and `cargo lambda watch` serving every function. The
+# functions read their secrets from moto's Secrets Manager at cold start and verify bearer
+# tokens against the local JWKS, exactly as in AWS. Ctrl-C stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MOTO_PORT=${MOTO_PORT:-4566}
 WELLFLOW_PORT=${WELLFLOW_PORT:-9100}
 LAMBDA_PORT=${LAMBDA_PORT:-9000}
+ISSUER_PORT=${ISSUER_PORT:-9200}
 PY=.venv/bin/python
 mkdir -p .local
 
@@ -21,9 +24,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-for port in "$MOTO_PORT" "$WELLFLOW_PORT" "$LAMBDA_PORT"; do
+for port in "$MOTO_PORT" "$WELLFLOW_PORT" "$LAMBDA_PORT" "$ISSUER_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    echo "port $port on 127.0.0.1 is busy (another 'make dev'?). Stop it or set MOTO_PORT/WELLFLOW_PORT/LAMBDA_PORT." >&2
+    echo "port $port on 127.0.0.1 is busy (another 'make dev'?). Stop it or set MOTO_PORT/WELLFLOW_PORT/LAMBDA_PORT/ISSUER_PORT." >&2
     exit 1
   fi
 done
@@ -37,8 +40,23 @@ for _ in $(seq 1 100); do grep -q MOTO_ENDPOINT .local/moto.out 2>/dev/null && b
 MOTO_ENDPOINT=$(sed -n 's/^MOTO_ENDPOINT=//p' .local/moto.out)
 [ -n "$MOTO_ENDPOINT" ] || { echo "moto did not start, see .local/moto.log" >&2; exit 1; }
 
+# Local values of the template's secrets (public dev strings; the ones not given here are
+# generated). The functions get only the secrets' ARNs (.local/stack.env), never the values.
 target/debug/local-stack --endpoint "$MOTO_ENDPOINT" --template template.yaml --table referrals --prefix local \
-  --env-out .local/stack.env --seed demo-referrer=K7M2XQ
+  --env-out .local/stack.env --seed demo-referrer=K7M2XQ \
+  --secret WebhookSigningSecret=local-webhook-secret-0123456789 \
+  --secret SignupSigningSecret=local-signup-secret-0123456789 \
+  --secret WellflowApiKeySecret=local-dev-key \
+  --secret StripeWebhookSigningSecret=whsec_local_0123456789abcdefLOCALONLY
+
+# The identity provider: JWKS at $ISSUER_URL/.well-known/jwks.json, tokens from
+# `infra/local_issuer.py mint USER [ROLE...]`.
+"$PY" infra/local_issuer.py serve --port "$ISSUER_PORT" --parent-pid $$ > .local/issuer.out 2> .local/issuer.log &
+pids+=($!)
+for _ in $(seq 1 100); do grep -q ISSUER_URL .local/issuer.out 2>/dev/null && break; sleep 0.1; done
+ISSUER_URL=$(sed -n 's/^ISSUER_URL=//p' .local/issuer.out)
+[ -n "$ISSUER_URL" ] || { echo "local issuer did not start, see .local/issuer.log" >&2; exit 1; }
+export LOCAL_ISSUER_URL=$ISSUER_URL
 
 WELLFLOW_API_KEY=local-dev-key target/debug/fake-wellflow --port "$WELLFLOW_PORT" > .local/wellflow.log 2>&1 &
 pids+=($!)
@@ -52,16 +70,14 @@ pids+=($!)
   echo "SITE_ORIGIN=https://www.example.com"
   echo "ATTRIBUTION_MODEL=first_touch"
   echo "WELLFLOW_BASE_URL=http://127.0.0.1:$WELLFLOW_PORT"
-  echo "WELLFLOW_API_KEY=local-dev-key"
-  echo "WEBHOOK_SECRETS=local-webhook-secret-0123456789"
-  echo "STRIPE_WEBHOOK_SECRETS=whsec_local_0123456789abcdefLOCALONLY"
   echo "STRIPE_LIVEMODE=false"
-  echo "SIGNUP_SECRETS=local-signup-secret-0123456789"
-  echo "IP_HASH_KEY=local-ip-hash-key-0123456789"
   echo "RETRY_BASE_DELAY_SECS=5"
-  echo "JWT_HS256_SECRET=local-jwt-secret-0123456789abcdef"
+  echo "JWT_JWKS_URL=$ISSUER_URL/.well-known/jwks.json"
+  echo "JWT_ISSUER=$ISSUER_URL"
+  echo "JWT_AUDIENCE=referrals-local"
+  # Links point at the redirect function (locally: its cargo-lambda URL).
+  echo "LINK_BASE_URL=http://127.0.0.1:$LAMBDA_PORT/lambda-url/redirect"
   echo "PUBLIC_BASE_PATH=/lambda-url/dashboard"
-  echo "LEADERBOARD_SECRET=local-leaderboard-secret-0123456789abcdef"
   echo "WEBHOOK_ALLOW_HTTP_LOOPBACK=true"
   echo "PARTNER_WEBHOOK_BASE_DELAY_SECS=5"
   # The fake Wellflow runs on this machine's clock: reconcile what was just booked.
@@ -90,8 +106,8 @@ PARTNER_QUEUE_URL=$(sed -n 's/^PARTNER_WEBHOOK_QUEUE_URL=//p' .local/stack.env)
 target/debug/sqs-poller --endpoint "$MOTO_ENDPOINT" --queue-url "$PARTNER_QUEUE_URL" \
   --invoke "http://127.0.0.1:$LAMBDA_PORT/2015-03-31/functions/partner-webhooks/invocations" > .local/partner-poller.log 2>&1 &
 pids+=($!)
-ADMIN_TOKEN=$("$PY" infra/dev_token.py ops-admin admin)
-USER_TOKEN=$("$PY" infra/dev_token.py demo-referrer)
+ADMIN_TOKEN=$("$PY" infra/local_issuer.py mint ops-admin admin)
+USER_TOKEN=$("$PY" infra/local_issuer.py mint demo-referrer)
 
 # cargo lambda watch compiles each function on its first invocation (10-30 s each): do that
 # now, one after the other, so the first real request (or `make demo`) gets an answer in time.
@@ -120,8 +136,10 @@ BASE="http://127.0.0.1:$LAMBDA_PORT/lambda-url"
 cat <<BANNER
 
 Local referral stack is up (logs in .local/):
-  moto (DynamoDB + SQS)  $MOTO_ENDPOINT      table: referrals
+  moto (DynamoDB, SQS,   $MOTO_ENDPOINT      table: referrals; secrets: local-<LogicalId>
+    Secrets Manager)
   fake Wellflow          http://127.0.0.1:$WELLFLOW_PORT   (POST /__fault {"mode":"down"} to break it)
+  identity provider      $ISSUER_URL   (JWKS; tokens: $PY infra/local_issuer.py mint USER [admin])
   functions              $BASE/<function>/<path>
 
 Try (demo-referrer owns code K7M2XQ):

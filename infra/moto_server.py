@@ -11,24 +11,29 @@ writes, which real DynamoDB never allows (each conditional write and transaction
 Serialising requests gives moto the same guarantee, so our concurrency tests exercise our
 code's races, not moto's. Connections are still accepted concurrently.
 
-Two fixes for moto's cost under load (see RELIABILITY.md, "moto under load"), applied at
-start-up by `patch_moto()`; neither changes what a request answers:
+Three fixes for moto's cost under load (see RELIABILITY.md, "moto under load"), applied at
+start-up by `patch_moto()`; none changes what a request answers:
 * moto keeps every model instance it ever creates in `BaseModel.instances_tracked` (only used
   by `reset()`, which this server never calls): a memory leak that grows with every write.
 * `TransactWriteItems` deep-copies each whole table it touches to be able to roll back, so a
   transaction costs time and memory in proportion to the table size. Here the rollback
   snapshot holds only the items the transaction names, restored exactly on cancellation.
+* A `Query` on the table itself (not an index) sorts every item of the table to pick one
+  partition, so it costs time in proportion to the table size (100+ ms at 10,000 items, where
+  DynamoDB reads one partition). Here it considers only the items of the queried partition.
 
-Usage: moto_server.py [--port N] [--parent-pid PID]
+With --call-log FILE (the benchmarks' request counter), every request appends one JSON line
+to FILE: the operation (`X-Amz-Target`), request and response sizes, and for DynamoDB the items
+it names or returns and whether it reads consistently. Without it nothing is logged.
+
+Usage: moto_server.py [--port N] [--parent-pid PID] [--call-log FILE]
 """
 import argparse
-import os
-import signal
 import sys
-import time
 
 import threading
 
+import parent_watch  # infra/, next to this script
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
@@ -56,6 +61,65 @@ def serialised(app):
             return call(environ, start_response)
         with lock:
             return call(environ, start_response)
+
+    return wrapped
+
+
+def call_log(app, path):
+    """WSGI wrapper: one JSON line per request into `path` (see the module doc)."""
+    import io
+    import json
+
+    out = open(path, "a", buffering=1)
+    lock = threading.Lock()
+
+    def describe(target, body, response):
+        entry = {"target": target, "request_bytes": len(body), "response_bytes": len(response)}
+        if not target.startswith("DynamoDB"):
+            return entry
+        op = target.split(".")[-1]
+        try:
+            req = json.loads(body or b"{}")
+            resp = json.loads(response or b"{}")
+        except ValueError:
+            return entry
+        if op == "BatchGetItem":
+            entry["items"] = sum(len(v.get("Keys", [])) for v in req.get("RequestItems", {}).values())
+            entry["consistent"] = any(v.get("ConsistentRead") for v in req.get("RequestItems", {}).values())
+            entry["returned"] = sum(len(v) for v in resp.get("Responses", {}).values())
+        elif op in ("TransactWriteItems", "TransactGetItems"):
+            items = req.get("TransactItems", [])
+            entry["items"] = len(items)
+            entry["kinds"] = [next(iter(i)) for i in items if i]
+        elif op == "BatchWriteItem":
+            entry["items"] = sum(len(v) for v in req.get("RequestItems", {}).values())
+        elif op in ("Query", "Scan"):
+            entry["consistent"] = bool(req.get("ConsistentRead"))
+            entry["returned"] = resp.get("Count", 0)
+            entry["items"] = resp.get("Count", 0)
+        elif op == "GetItem":
+            entry["consistent"] = bool(req.get("ConsistentRead"))
+            entry["returned"] = 1 if resp.get("Item") else 0
+            entry["items"] = 1
+        else:
+            entry["items"] = 1
+        return entry
+
+    def wrapped(environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        target = environ.get("HTTP_X_AMZ_TARGET", "") or environ.get("QUERY_STRING", "")
+        result = app(environ, start_response)
+        try:
+            response = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        line = json.dumps(describe(target, body, response))
+        with lock:
+            out.write(line + "\n")
+        return [response]
 
     return wrapped
 
@@ -114,38 +178,44 @@ def patch_moto():
 
     ddb_models.DynamoDBBackend.transact_write_items = transact_write_items
 
+    # Query on the base table: only the queried partition's items (requests are serialised,
+    # so shadowing `all_items` on the instance for the duration of the call is safe).
+    from moto.dynamodb.models.table import Table
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    original_query = Table.query
+
+    def query(self, hash_key, *args, **kwargs):
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name or not self.range_key_attr or hash_key is None:
+            return original_query(self, hash_key, *args, **kwargs)
+        partition = list(self.items.get(hash_key, {}).values())
+        self.all_items = lambda: sorted(partition, key=lambda item: item.range_key)
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    Table.query = query
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--parent-pid", type=int, default=0)
+    parser.add_argument("--call-log", default="")
     args = parser.parse_args()
 
     patch_moto()
     app = serialised(DomainDispatcherApplication(create_backend_app))
+    if args.call_log:
+        app = call_log(app, args.call_log)
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     host, port = server.server_address[:2]
     print(f"MOTO_ENDPOINT=http://{host}:{port}", flush=True)
 
-    stop = {"now": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
-    signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
-    while not stop["now"]:
-        if args.parent_pid and not alive(args.parent_pid):
-            break
-        time.sleep(0.5)
+    parent_watch.wait(args.parent_pid)
     server.shutdown()
     return 0
 

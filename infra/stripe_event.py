@@ -4,8 +4,9 @@
 The event is a full Stripe snapshot event built from the fixture of its type
 (functions/webhook/tests/fixtures/stripe/<type>.json) with a fresh `evt_` id, `created`
 set to now and the fields you choose; it is signed like Stripe signs (`Stripe-Signature:
-t=<now>,v1=<HMAC-SHA256(secret, "<t>.<body>")>`) with the first secret of
-STRIPE_WEBHOOK_SECRETS from .local/functions.env (written by `make dev`).
+t=<now>,v1=<HMAC-SHA256(secret, "<t>.<body>")>`) with the first value of the local stack's
+Stripe secret, read from moto's Secrets Manager like the webhook function reads it (the ARN
+and endpoint from .local/functions.env, written by `make dev`), or STRIPE_WEBHOOK_SECRETS.
 
 Usage: stripe_event.py TYPE [options]
   TYPE  payment_intent.succeeded | checkout.session.completed |
@@ -55,11 +56,17 @@ HANDLED = {
 def secret_from_env() -> str:
     raw = os.environ.get("STRIPE_WEBHOOK_SECRETS")
     if raw is None and ENV_FILE.exists():
-        for line in ENV_FILE.read_text().splitlines():
-            if line.startswith("STRIPE_WEBHOOK_SECRETS="):
-                raw = line.split("=", 1)[1]
+        env = dict(line.split("=", 1) for line in ENV_FILE.read_text().splitlines() if "=" in line)
+        if "STRIPE_WEBHOOK_SECRETS_SECRET_ARN" in env and "AWS_ENDPOINT_URL" in env:
+            import boto3  # moto's dependency, in the venv
+
+            client = boto3.client("secretsmanager", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                                  aws_access_key_id="test", aws_secret_access_key="test")
+            raw = client.get_secret_value(SecretId=env["STRIPE_WEBHOOK_SECRETS_SECRET_ARN"])["SecretString"]
+            if raw.lstrip().startswith("["):
+                raw = ",".join(json.loads(raw))
     if not raw:
-        sys.exit(f"no STRIPE_WEBHOOK_SECRETS in the environment or {ENV_FILE} (run `make dev`, or pass --secret)")
+        sys.exit(f"no Stripe secret in moto ({ENV_FILE}) or STRIPE_WEBHOOK_SECRETS (run `make dev`, or pass --secret)")
     return raw.split(",")[0].strip()
 
 

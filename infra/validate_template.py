@@ -6,12 +6,16 @@ SAM properties and wrong runtimes. The SAM translator catches those; cfn-lint th
 the expanded CloudFormation. Usage: validate_template.py [template.yaml]
 """
 import json
+import logging
 import os
 import subprocess
 import sys
 import tempfile
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+# Offline there is no feature-toggle config: the translator warns once per DeploymentPreference
+# that it uses the defaults, which is what we want.
+logging.getLogger("samtranslator.feature_toggle").setLevel(logging.ERROR)
 
 from samtranslator.translator.transform import transform  # noqa: E402
 from samtranslator.yaml_helper import yaml_parse  # noqa: E402
@@ -24,8 +28,12 @@ class NoManagedPolicies:
         return {}
 
 
-def main() -> int:
-    path = sys.argv[1] if len(sys.argv) > 1 else "template.yaml"
+class TemplateError(Exception):
+    pass
+
+
+def expand(path: str) -> dict:
+    """The SAM template at `path`, transformed to plain CloudFormation (what AWS deploys)."""
     with open(path, encoding="utf-8") as fh:
         template = yaml_parse(fh.read())
     for name, res in template.get("Resources", {}).items():
@@ -33,14 +41,21 @@ def main() -> int:
             props = res.setdefault("Properties", {})
             code_dir = props.get("CodeUri", "")
             if not os.path.isfile(os.path.join(os.path.dirname(path) or ".", code_dir, "Cargo.toml")):
-                print(f"{name}: CodeUri {code_dir!r} has no Cargo.toml", file=sys.stderr)
-                return 1
+                raise TemplateError(f"{name}: CodeUri {code_dir!r} has no Cargo.toml")
             # `sam build` replaces CodeUri with the built artifact; the translator wants S3.
             props["CodeUri"] = "s3://placeholder/code.zip"
     try:
-        expanded = transform(template, {}, NoManagedPolicies())
+        return transform(template, {}, NoManagedPolicies())
     except Exception as err:  # the translator raises one exception listing every problem
-        print(f"SAM transform failed: {err}", file=sys.stderr)
+        raise TemplateError(f"SAM transform failed: {err}") from err
+
+
+def main() -> int:
+    path = sys.argv[1] if len(sys.argv) > 1 else "template.yaml"
+    try:
+        expanded = expand(path)
+    except TemplateError as err:
+        print(err, file=sys.stderr)
         return 1
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as out:
         json.dump(expanded, out)

@@ -8,6 +8,7 @@
 //! and not a network round trip.
 
 pub mod coldstart;
+pub mod cost;
 pub mod fixtures;
 pub mod report;
 pub mod stats;

@@ -1,11 +1,15 @@
 //! Harness for money flows: a fresh table, a fake Wellflow, the real billing wiring, and
-//! helpers that drive the real signup and webhook handlers with signed requests.
+//! helpers that drive the real signup and webhook handlers with signed requests. The
+//! functions' secrets are read from moto's Secrets Manager exactly as at a cold start
+//! (`<NAME>_SECRET_ARN` → `GetSecretValue`), holding the test values below.
 
-use adapters::billing::{Billing, LiveBilling, SqsEventQueue, SqsRetryQueue};
+use std::collections::BTreeMap;
+
+use adapters::billing::{settings, Billing, LiveBilling, SqsEventQueue, SqsRetryQueue};
 use adapters::domain::signature::sign;
 use adapters::domain::{BonusPolicy, PaymentId, RefCode, UserId};
+use adapters::secrets::Secret;
 use adapters::store::{DynamoStore, Users};
-use adapters::wellflow::WellflowClient;
 use fake_wellflow::FakeWellflow;
 use lambda_http::{Body, Request, Response};
 use local_stack::stream::StreamReader;
@@ -27,6 +31,30 @@ pub const WELLFLOW_KEY: &str = "wellflow-test-key";
 /// The IP every referrer signs up from in these tests (referred users use others).
 pub const REFERRER_IP: &str = "198.51.100.10";
 
+/// The secrets of template.yaml (by logical id) with the values the tests sign and call with.
+pub fn secret_values() -> BTreeMap<String, String> {
+    [
+        ("WebhookSigningSecret", WEBHOOK_SECRET),
+        ("StripeWebhookSigningSecret", STRIPE_SECRET),
+        ("SignupSigningSecret", SIGNUP_SECRET),
+        ("IpHashKeySecret", IP_KEY),
+        ("WellflowApiKeySecret", WELLFLOW_KEY),
+        ("LeaderboardKeySecret", LEADERBOARD_SECRET),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// What the webhook, signup and dashboard functions read from Secrets Manager (as in their `main.rs`).
+pub const WEBHOOK_SECRETS: &[Secret] = &[
+    Secret::text("WEBHOOK_SECRETS"),
+    Secret::text("WELLFLOW_API_KEY"),
+    Secret::text("STRIPE_WEBHOOK_SECRETS").optional(),
+];
+pub const SIGNUP_SECRETS: &[Secret] = &[Secret::text("SIGNUP_SECRETS"), Secret::text("IP_HASH_KEY")];
+pub const DASHBOARD_SECRETS: &[Secret] = &[Secret::text("LEADERBOARD_SECRET")];
+
 pub struct BillingHarness {
     pub stack: TestStack,
     pub wellflow: FakeWellflow,
@@ -38,6 +66,8 @@ pub struct BillingHarness {
     pub outbox: tokio::sync::Mutex<StreamReader>,
     pub webhook_cfg: WebhookConfig,
     pub signup_cfg: SignupConfig,
+    /// The dashboard's configuration (links on [`LINK_BASE_URL`], secret from Secrets Manager).
+    pub dashboard_cfg: dashboard::DashboardConfig,
     /// Counts the DynamoDB operations the billing store sends.
     pub calls: CallCounter,
 }
@@ -52,9 +82,18 @@ impl BillingHarness {
         let wellflow = FakeWellflow::start(WELLFLOW_KEY).await.expect("fake Wellflow starts");
         let calls = CallCounter::default();
         let store = DynamoStore::new(counted_client(&stack.sdk, &calls), stack.table().to_string());
-        let client =
-            WellflowClient::new(&wellflow.base_url, WELLFLOW_KEY.into(), std::time::Duration::from_millis(800))
-                .expect("client");
+        // The functions' configuration as at a cold start: secrets from Secrets Manager.
+        let env = stack.function_env(&[
+            ("WELLFLOW_BASE_URL", &wellflow.base_url),
+            ("WELLFLOW_TIMEOUT_MS", "800"),
+            ("STRIPE_LIVEMODE", "false"),
+        ]);
+        let webhook_env = stack.with_secrets(&env, WEBHOOK_SECRETS).await;
+        let signup_env = stack.with_secrets(&env, SIGNUP_SECRETS).await;
+        let dashboard_base =
+            stack.function_env(&[("LINK_BASE_URL", LINK_BASE_URL), ("WEBHOOK_ALLOW_HTTP_LOOPBACK", "true")]);
+        let dashboard_env = stack.with_secrets(&dashboard_base, DASHBOARD_SECRETS).await;
+        let client = settings::wellflow_from_env(&webhook_env).expect("Wellflow client");
         let retry = SqsRetryQueue::new(stack.sqs.clone(), stack.queue_url("CreditRetryQueue"), 0);
         let events = SqsEventQueue::new(stack.sqs.clone(), stack.queue_url("PartnerWebhookQueue"));
         let outbox =
@@ -64,21 +103,9 @@ impl BillingHarness {
             retry,
             events,
             outbox: tokio::sync::Mutex::new(outbox),
-            webhook_cfg: WebhookConfig {
-                secrets: vec![WEBHOOK_SECRET.into()],
-                tolerance_secs: 300,
-                stripe: Some(webhook::stripe::StripeConfig {
-                    secrets: vec![STRIPE_SECRET.into()],
-                    tolerance_secs: 300,
-                    livemode: false,
-                    user_id_metadata_key: "user_id".into(),
-                }),
-            },
-            signup_cfg: SignupConfig {
-                secrets: vec![SIGNUP_SECRET.into()],
-                tolerance_secs: 300,
-                ip_hash_key: IP_KEY.into(),
-            },
+            webhook_cfg: WebhookConfig::from_env(&webhook_env).expect("webhook config"),
+            signup_cfg: SignupConfig::from_env(&signup_env).expect("signup config"),
+            dashboard_cfg: dashboard::DashboardConfig::from_env(&dashboard_env).expect("dashboard config"),
             calls,
             wellflow,
             stack,
@@ -325,6 +352,9 @@ impl BillingHarness {
     }
 }
 
+/// The link host of the tests (the dashboard's `LINK_BASE_URL`).
+pub const LINK_BASE_URL: &str = "https://go.example.com";
+
 /// The dashboard's `LEADERBOARD_SECRET` in tests.
 pub const LEADERBOARD_SECRET: &str = "leaderboard_test_secret_0123456789abcdef";
 
@@ -337,18 +367,22 @@ pub fn token(sub: &str, role: Option<&str>, ttl_secs: i64) -> String {
 }
 
 pub fn token_signed(sub: &str, role: Option<&str>, ttl_secs: i64, secret: &str) -> String {
-    let claims = adapters::auth::Claims {
-        sub: sub.into(),
-        exp: adapters::clock::now().unix_timestamp() + ttl_secs,
-        role: role.map(str::to_string),
-        roles: Vec::new(),
-    };
+    let claims = token_claims(sub, role, ttl_secs);
     jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
         &claims,
         &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
     )
     .expect("token encodes")
+}
+
+/// The claims of a test token: `sub`, `exp` and, with a role, `role`.
+pub fn token_claims(sub: &str, role: Option<&str>, ttl_secs: i64) -> serde_json::Value {
+    let mut claims = serde_json::json!({ "sub": sub, "exp": adapters::clock::now().unix_timestamp() + ttl_secs });
+    if let Some(role) = role {
+        claims["role"] = role.into();
+    }
+    claims
 }
 
 /// An unsigned `alg: none` token (must always be refused).
@@ -365,7 +399,7 @@ pub fn token_alg_none(sub: &str, role: Option<&str>) -> String {
 
 impl BillingHarness {
     /// The admin API wired to this harness's store, Wellflow and queue.
-    pub fn admin(&self) -> admin::Admin<DynamoStore, WellflowClient> {
+    pub fn admin(&self) -> admin::Admin<DynamoStore, adapters::wellflow::WellflowClient> {
         admin::Admin { billing: self.billing.clone(), jwt: adapters::auth::JwtVerifier::hs256(JWT_SECRET, None, None) }
     }
 
@@ -388,18 +422,12 @@ impl BillingHarness {
 }
 
 impl BillingHarness {
-    /// The dashboard API on this harness's store (links on https://www.example.com).
+    /// The dashboard API on this harness's store (links on [`LINK_BASE_URL`]).
     pub fn dashboard(&self) -> dashboard::DashboardApi<DynamoStore> {
         dashboard::DashboardApi {
             store: self.billing.store.clone(),
             jwt: adapters::auth::JwtVerifier::hs256(JWT_SECRET, None, None),
-            cfg: dashboard::DashboardConfig {
-                link_base: url::Url::parse("https://www.example.com").expect("origin"),
-                public_base_path: String::new(),
-                leaderboard: adapters::domain::leaderboard::LeaderboardKeys::new(LEADERBOARD_SECRET).expect("secret"),
-                webhook_urls: adapters::domain::partner_webhook::UrlPolicy { allow_http_loopback: true },
-                api_key_rate_per_minute: dashboard::DEFAULT_API_KEY_RATE_PER_MINUTE,
-            },
+            cfg: self.dashboard_cfg.clone(),
         }
     }
 

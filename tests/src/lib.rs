@@ -3,10 +3,12 @@
 //! from template.yaml, and small helpers to build requests and read responses.
 
 pub mod billing;
+pub mod cold_start;
 pub mod counting;
 pub mod fault_proxy;
 pub mod http_adapter;
 pub mod iam;
+pub mod issuer;
 pub mod load;
 pub mod moto;
 pub mod requests;

@@ -1,4 +1,6 @@
-//! A fresh, isolated copy of the production schema (from template.yaml) for one test.
+//! A fresh, isolated copy of the production schema (from template.yaml) for one test: table,
+//! queues and Secrets Manager secrets (holding the test values in `billing`), and the
+//! environment a function would get (`TABLE_NAME`, `*_QUEUE_URL`, `*_SECRET_ARN`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -15,6 +17,7 @@ pub struct TestStack {
     pub sdk: SdkConfig,
     pub dynamo: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
     pub store: DynamoStore,
     pub provisioned: Provisioned,
 }
@@ -36,16 +39,47 @@ impl TestStack {
         let schema = local_stack::parse_template(&template).expect("template schema");
         let sdk = local_stack::local_sdk_config(endpoint);
         let name = unique_name();
-        let provisioned = local_stack::provision(&sdk, &schema, &name, &name).await.expect("provision schema on moto");
+        let provisioned = local_stack::provision(&sdk, &schema, &name, &name, &crate::billing::secret_values())
+            .await
+            .expect("provision schema on moto");
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         TestStack {
             endpoint: endpoint.to_string(),
             store: DynamoStore::new(dynamo.clone(), name),
             sqs: aws_sdk_sqs::Client::new(&sdk),
+            secrets: adapters::aws::secretsmanager(&sdk),
             dynamo,
             sdk,
             provisioned,
         }
+    }
+
+    /// What a function's environment holds on this stack (names and ARNs, never a secret's
+    /// value), plus `extra` settings.
+    pub fn function_env(&self, extra: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut env: HashMap<String, String> = self.provisioned.env().into_iter().collect();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env
+    }
+
+    /// Reads `wanted` from this stack's Secrets Manager, as a function's cold start does, over `env`.
+    pub async fn with_secrets<'a>(
+        &self,
+        env: &'a HashMap<String, String>,
+        wanted: &[adapters::secrets::Secret],
+    ) -> adapters::secrets::SecretEnv<'a> {
+        adapters::secrets::load(&self.secrets, env, wanted).await.expect("secrets from moto's Secrets Manager")
+    }
+
+    /// Replaces a secret's value (a new version, as `aws secretsmanager put-secret-value` does).
+    pub async fn put_secret(&self, logical_id: &str, value: &str) {
+        self.secrets
+            .put_secret_value()
+            .secret_id(self.provisioned.secret_arn(logical_id))
+            .secret_string(value)
+            .send()
+            .await
+            .expect("PutSecretValue on moto");
     }
 
     pub fn table(&self) -> &str {

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         arm64: dir.join("arm64.txt"),
         sizes_arm64: dir.join("sizes-arm64.tsv"),
         coldstart: dir.join("coldstart.json"),
+        template: PathBuf::from(arg(&args, "--template", "template.yaml")),
     };
     let section = match report::render(&inputs) {
         Ok(s) => s,

@@ -1,11 +1,14 @@
-//! `coldstart`: the cold-start proxy of infra/bench.sh (see `benches::coldstart`). Run from the
-//! repository root after `cargo lambda build --release` and `cargo build -p local-stack`:
+//! `coldstart`: the cold-start, memory and cost-input bench of infra/bench.sh (see
+//! `benches::coldstart`). Run from the repository root after the release builds and
+//! `cargo build -p local-stack`:
 //!
 //! ```text
-//! coldstart [--lambda-dir target/lambda] [--functions redirect,webhook] [--runs 20]
+//! coldstart [--lambda-dir target/lambda] [--baselines-dir target/baselines/lambda]
+//!           [--functions admin,credit-retry,...] [--rounds 30] [--memory-invocations 1000]
 //!           [--local-stack target/debug/local-stack] [--template template.yaml]
-//!           [--python .venv/bin/python] [--moto-script infra/moto_server.py]
-//!           [--out target/bench-report/coldstart.json] [--no-profile]
+//!           [--python .venv/bin/python] [--python-peer benches/baselines/python]
+//!           [--moto-script infra/moto_server.py] [--out target/bench-report/coldstart.json]
+//!           [--profile]
 //! ```
 //! (`--profile-child <fn>` is internal: one run of the in-process profile.)
 
@@ -30,31 +33,51 @@ fn main() -> ExitCode {
             }
         };
     }
-    let runs = match arg(&args, "--runs", "20").parse::<usize>() {
-        Ok(n) if n > 0 => n,
-        _ => {
-            eprintln!("--runs must be a positive integer");
+    let positive = |name: &str, default: &str| match arg(&args, name, default).parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{name} must be a positive integer")),
+    };
+    let (rounds, memory_invocations) = match (positive("--rounds", "30"), positive("--memory-invocations", "1000")) {
+        (Ok(r), Ok(m)) => (r, m),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("{e}");
             return ExitCode::from(2);
         }
     };
+    let lambda_dir = PathBuf::from(arg(&args, "--lambda-dir", "target/lambda"));
+    let present: Vec<String> = std::fs::read_dir(&lambda_dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().join("bootstrap").is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut present = present;
+    // Ours right after the baselines: the redirect, the webhook, the dashboard, then the rest.
+    let rank = |f: &str| ["redirect", "webhook", "dashboard"].iter().position(|x| *x == f).unwrap_or(3);
+    present.sort_by(|a, b| (rank(a), a).cmp(&(rank(b), b)));
     let opts = Options {
-        lambda_dir: PathBuf::from(arg(&args, "--lambda-dir", "target/lambda")),
-        functions: arg(&args, "--functions", "redirect,webhook")
+        baselines_dir: PathBuf::from(arg(&args, "--baselines-dir", "target/baselines/lambda")),
+        functions: arg(&args, "--functions", &present.join(","))
             .split(',')
             .filter(|f| !f.is_empty())
             .map(str::to_string)
             .collect(),
-        runs,
+        lambda_dir,
+        rounds,
+        memory_invocations,
+        python_peer_dir: PathBuf::from(arg(&args, "--python-peer", "benches/baselines/python")),
         local_stack: PathBuf::from(arg(&args, "--local-stack", "target/debug/local-stack")),
         template: PathBuf::from(arg(&args, "--template", "template.yaml")),
         python: PathBuf::from(arg(&args, "--python", ".venv/bin/python")),
         moto_script: PathBuf::from(arg(&args, "--moto-script", "infra/moto_server.py")),
         out: PathBuf::from(arg(&args, "--out", "target/bench-report/coldstart.json")),
-        profile: !args.iter().any(|a| a == "--no-profile"),
+        profile: args.iter().any(|a| a == "--profile"),
     };
     match coldstart::run(&opts) {
-        Ok(reports) => {
-            for r in &reports {
+        Ok(results) => {
+            for r in &results.cold {
                 println!("{} ({} runs)", r.function, r.runs);
                 for m in &r.measurements {
                     if let Some(s) = Summary::of(&m.ms) {

@@ -15,13 +15,16 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts `python moto_server.py --parent-pid <us>` and waits for its `MOTO_ENDPOINT=` line.
-    pub fn start(python: &Path, script: &Path, log: &Path) -> Result<Self, String> {
+    /// Starts `python moto_server.py --parent-pid <us> --call-log <calls>` and waits for its
+    /// `MOTO_ENDPOINT=` line. `calls` gets one JSON line per request (see moto_server.py).
+    pub fn start(python: &Path, script: &Path, log: &Path, calls: &Path) -> Result<Self, String> {
         let log_file = std::fs::File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
         let mut child = Command::new(python)
             .arg(script)
             .arg("--parent-pid")
             .arg(std::process::id().to_string())
+            .arg("--call-log")
+            .arg(calls)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log_file)
@@ -58,10 +61,22 @@ impl Drop for Moto {
 }
 
 /// Runs `local-stack` against `endpoint` and returns the environment it prints
-/// (`TABLE_NAME`, `CREDIT_RETRY_QUEUE_URL`, …).
+/// (`TABLE_NAME`, `CREDIT_RETRY_QUEUE_URL`, `WEBHOOK_SECRETS_SECRET_ARN`, …).
 pub fn provision(local_stack: &Path, template: &Path, endpoint: &str) -> Result<BTreeMap<String, String>, String> {
     let out = Command::new(local_stack)
         .args(["--endpoint", endpoint, "--table", "referrals", "--prefix", "bench", "--seed", "demo=K7M2XQ"])
+        // Every function reads its secrets from Secrets Manager at cold start, as in AWS.
+        .arg("--secret")
+        .arg(format!("WebhookSigningSecret={}", crate::fixtures::WEBHOOK_SECRET))
+        .arg("--secret")
+        .arg(format!("WellflowApiKeySecret={}", super::seed::WELLFLOW_KEY))
+        .args(["--secret", "StripeWebhookSigningSecret=whsec_bench_0123456789abcdef"])
+        .arg("--secret")
+        .arg(format!("SignupSigningSecret={}", super::seed::SIGNUP_SECRET))
+        .arg("--secret")
+        .arg(format!("IpHashKeySecret={}", super::seed::IP_HASH_KEY))
+        .arg("--secret")
+        .arg(format!("LeaderboardKeySecret={}", super::seed::LEADERBOARD_SECRET))
         .arg("--template")
         .arg(template)
         .output()

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use adapters::billing::{settings, SqsRetryQueue};
 use adapters::config::{self, ProcessEnv};
 use adapters::domain::RefCode;
+use adapters::secrets::Secret;
 use adapters::store::{ClickOutcome, Codes, DynamoStore};
 use redirect::RedirectConfig;
 use serde::{Deserialize, Serialize};
@@ -17,7 +18,7 @@ use webhook::WebhookConfig;
 use super::{ColdStartReport, CODE};
 
 const MARKER: &str = "COLDSTART_PROFILE ";
-const SDK_LOAD: &str = "aws_config load (region, credentials, HTTP client: reads the CA roots)";
+const SDK_LOAD: &str = "SDK config (region, credentials, adapters::tls: compiled-in roots)";
 
 /// What one child measured, in milliseconds (`main_entered_unix_ns` is wall-clock).
 #[derive(Debug, Serialize, Deserialize)]
@@ -68,25 +69,40 @@ async fn redirect_steps(steps: &mut Vec<(String, f64)>) -> Result<(), String> {
     Ok(())
 }
 
-/// The webhook's `main` after the runtime (no network: clients are built, not used).
+/// The webhook's `main` after the runtime: its two secrets from Secrets Manager (moto), then
+/// the clients (built, not used).
 async fn webhook_steps(steps: &mut Vec<(String, f64)>) -> Result<(), String> {
     step(steps, "telemetry::init (JSON subscriber)", adapters::telemetry::init);
-    step(steps, "config from env", || WebhookConfig::from_env(&ProcessEnv).map_err(|e| e.to_string()))?;
+    let plan = step(steps, "secrets plan (ARN variables)", || {
+        adapters::secrets::plan(
+            &ProcessEnv,
+            &[
+                Secret::text("WEBHOOK_SECRETS"),
+                Secret::text("WELLFLOW_API_KEY"),
+                Secret::text("STRIPE_WEBHOOK_SECRETS"),
+            ],
+        )
+    })
+    .map_err(|e| e.to_string())?;
     let t = Instant::now();
     let sdk = adapters::aws::sdk_config().await;
     steps.push((SDK_LOAD.into(), ms(t.elapsed())));
+    let t = Instant::now();
+    let env = plan.fetch(&adapters::aws::secretsmanager(&sdk), &ProcessEnv).await.map_err(|e| e.to_string())?;
+    steps.push(("3 secrets, concurrent GetSecretValue (lazy HTTP client + connect + moto)".into(), ms(t.elapsed())));
+    step(steps, "config from env + secrets", || WebhookConfig::from_env(&env).map_err(|e| e.to_string()))?;
     step(steps, "DynamoDB client + store", || {
-        config::table_name(&ProcessEnv).map(|table| DynamoStore::new(adapters::aws::dynamodb(&sdk), table))
+        config::table_name(&env).map(|table| DynamoStore::new(adapters::aws::dynamodb(&sdk), table))
     })
     .map_err(|e| e.to_string())?;
-    step(steps, "Wellflow client (reqwest + rustls)", || settings::wellflow_from_env(&ProcessEnv))
+    step(steps, "Wellflow client (reqwest + rustls)", || settings::wellflow_from_env(&env))
         .map_err(|e| e.to_string())?;
     step(steps, "SQS client + retry queue", || {
-        config::required(&ProcessEnv, "CREDIT_RETRY_QUEUE_URL", "the credit retry queue")
+        config::required(&env, "CREDIT_RETRY_QUEUE_URL", "the credit retry queue")
             .map(|url| SqsRetryQueue::new(adapters::aws::sqs(&sdk), url, SqsRetryQueue::DEFAULT_BASE_DELAY_SECS))
     })
     .map_err(|e| e.to_string())?;
-    step(steps, "bonus policy from env", || settings::policy_from_env(&ProcessEnv)).map_err(|e| e.to_string())?;
+    step(steps, "bonus policy from env", || settings::policy_from_env(&env)).map_err(|e| e.to_string())?;
     Ok(())
 }
 
@@ -111,13 +127,6 @@ pub fn child_main(function: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The CA bundle rustls-native-certs would find (Debian/Ubuntu, then Amazon Linux/RHEL).
-fn ca_bundle() -> Option<&'static str> {
-    ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).is_file())
-}
-
 fn run_child(exe: &std::path::Path, function: &str, env: &[(String, String)]) -> Result<(u128, Steps), String> {
     let spawned = unix_ns();
     let out = Command::new(exe)
@@ -140,9 +149,7 @@ fn run_child(exe: &std::path::Path, function: &str, env: &[(String, String)]) ->
     Ok((spawned, steps))
 }
 
-/// The parent side: `runs` fresh children (after one warm-up), one report, plus the SDK
-/// config load again with `SSL_CERT_FILE` set to the CA bundle, which stops
-/// rustls-native-certs from also reading every file of the certificate directory.
+/// The parent side: `runs` fresh children (after one warm-up), one report.
 pub fn measure(function: &str, runs: usize, env: &[(String, String)]) -> Result<ColdStartReport, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut report = ColdStartReport {
@@ -160,17 +167,8 @@ pub fn measure(function: &str, runs: usize, env: &[(String, String)]) -> Result<
         runs,
         measurements: Vec::new(),
     };
-    let bundle_env: Option<Vec<(String, String)>> = ca_bundle().map(|bundle| {
-        let mut env = env.to_vec();
-        env.push(("SSL_CERT_FILE".into(), bundle.into()));
-        env
-    });
     for run in 0..=runs {
         let (spawned, steps) = run_child(&exe, function, env)?;
-        let bundle_only = match &bundle_env {
-            Some(env) => Some(run_child(&exe, function, env)?.1),
-            None => None,
-        };
         if run == 0 {
             continue; // warm-up: page cache
         }
@@ -178,11 +176,6 @@ pub fn measure(function: &str, runs: usize, env: &[(String, String)]) -> Result<
         report.push("exec → main() (this profiling binary, not the bootstrap)", exec_to_main);
         for (name, value) in steps.steps {
             report.push(&name, value);
-        }
-        if let Some(steps) = bundle_only {
-            if let Some((_, value)) = steps.steps.iter().find(|(name, _)| name == SDK_LOAD) {
-                report.push(&format!("{SDK_LOAD}, with SSL_CERT_FILE=CA bundle (no cert dir scan)"), *value);
-            }
         }
     }
     Ok(report)

@@ -8,6 +8,12 @@
 //!   events are used up the call long-polls (like the real API) until the next run begins.
 //! * `POST /invocation/{id}/response`: records the time and the body.
 //! * `POST /invocation/{id}/error`, `POST /init/error`: record the error; the run ends.
+//!
+//! Every accepted connection has `TCP_NODELAY` set, and each answer leaves in one write (hyper
+//! writes head and body with one vectored write): a response split over two writes on a socket
+//! with Nagle's algorithm on waits for the peer's delayed ACK (~40 ms), which would be measured
+//! as the function's time. [`RuntimeApi::extend`] adds events to a running run (the memory
+//! bench feeds 1,000 events in chunks and samples the process between chunks).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex};
@@ -17,6 +23,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{Response, StatusCode};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 
 const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:bench";
@@ -77,7 +84,9 @@ impl RuntimeApi {
             .spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
                 rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener").tap_io(|tcp| {
+                        let _ = tcp.set_nodelay(true);
+                    });
                     axum::serve(listener, app).await.expect("runtime API server");
                 });
             })
@@ -92,6 +101,13 @@ impl RuntimeApi {
         st.events = events;
         st.served = 0;
         st.record = RunRecord::default();
+        self.shared.changed.notify_all();
+    }
+
+    /// Adds `events` to the current run (served after the ones already handed out).
+    pub fn extend(&self, events: Vec<Vec<u8>>) {
+        let mut st = self.shared.state.lock().expect("stub state");
+        st.events.extend(events);
         self.shared.changed.notify_all();
     }
 
@@ -112,25 +128,34 @@ fn parse_request_id(id: &str) -> Option<(u64, usize)> {
     Some((run.parse().ok()?, index.parse().ok()?))
 }
 
-async fn next(State(shared): State<Arc<Shared>>) -> Response<Body> {
+/// The next event of the current run, if one is left (and marks it served). With `only_run`,
+/// nothing is taken once another run has begun.
+fn take_event(shared: &Shared, only_run: Option<u64>) -> (u64, Option<(usize, Vec<u8>)>) {
     let now = Instant::now();
-    let (run, served) = {
-        let mut st = shared.state.lock().expect("stub state");
-        if st.served < st.events.len() {
-            let index = st.served;
-            st.served += 1;
-            st.record.next_at.push(now);
-            (st.run, Some((index, st.events[index].clone())))
-        } else {
-            (st.run, None)
+    let mut st = shared.state.lock().expect("stub state");
+    if only_run.is_some_and(|run| run != st.run) || st.served >= st.events.len() {
+        return (st.run, None);
+    }
+    let index = st.served;
+    st.served += 1;
+    st.record.next_at.push(now);
+    (st.run, Some((index, st.events[index].clone())))
+}
+
+async fn next(State(shared): State<Arc<Shared>>) -> Response<Body> {
+    let (run, mut served) = take_event(&shared, None);
+    // No more events in this run: hold the call (as the real API does) until events are added
+    // to the same run; a call of an old run's process (killed meanwhile) gives up.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while served.is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let (now_run, event) = take_event(&shared, Some(run));
+        if now_run != run {
+            break;
         }
-    };
+        served = event;
+    }
     let Some((index, event)) = served else {
-        // No more events in this run: hold the call (the child is killed meanwhile).
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while Instant::now() < deadline && shared.state.lock().expect("stub state").run == run {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
         return Response::builder().status(StatusCode::GONE).body(Body::empty()).expect("static response");
     };
     let deadline_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() + 30_000;

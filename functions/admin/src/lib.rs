@@ -94,7 +94,7 @@ where
     S: Payments + BonusQueries + ReferrerAdmin + Users + RateTierConfigs + Findings,
     L: Ledger,
 {
-    let claims = admin.jwt.verify(req)?;
+    let claims = admin.jwt.verify(req).await?;
     if !claims.is_admin() {
         return Err(ApiError::forbidden("this endpoint needs the admin role"));
     }

@@ -66,10 +66,16 @@ pub struct DashboardConfig {
 
 impl DashboardConfig {
     pub fn from_env(src: &dyn Source) -> Result<Self, ConfigError> {
-        let link_base = match config::optional(src, "LINK_BASE_URL") {
-            Some(_) => config::origin(src, "LINK_BASE_URL", "origin of referral links")?,
-            None => config::origin(src, "SITE_ORIGIN", "the public site, used as the referral link origin")?,
-        };
+        // No fallback to the site: a link on the site's own host would bypass the redirect
+        // (no click counted, no cookie set). template.yaml passes the link host; locally it
+        // is the redirect's cargo-lambda URL, a path prefix included.
+        let raw = config::required(
+            src,
+            "LINK_BASE_URL",
+            "where the redirect function serves referral links (template.yaml: the link domain or the LinkApi URL)",
+        )?;
+        let link_base =
+            parse_link_base(&raw).map_err(|reason| ConfigError::Invalid { key: "LINK_BASE_URL", reason })?;
         let public_base_path = config::optional(src, "PUBLIC_BASE_PATH").unwrap_or_default();
         if !(public_base_path.is_empty()
             || (public_base_path.starts_with('/')
@@ -97,9 +103,9 @@ impl DashboardConfig {
         Ok(Self { link_base, public_base_path, leaderboard, webhook_urls, api_key_rate_per_minute })
     }
 
+    /// `<link_base>/?ref=CODE`.
     pub fn link(&self, code: &str) -> String {
         let mut url = self.link_base.clone();
-        url.set_path("/");
         url.query_pairs_mut().clear().append_pair("ref", code);
         url.into()
     }
@@ -107,10 +113,24 @@ impl DashboardConfig {
     /// `<link_base>/?ref=CODE&utm_campaign=<campaign>`.
     pub fn campaign_link(&self, code: &str, campaign: &str) -> String {
         let mut url = self.link_base.clone();
-        url.set_path("/");
         url.query_pairs_mut().clear().append_pair("ref", code).append_pair("utm_campaign", campaign);
         url.into()
     }
+}
+
+/// An http(s) origin, optionally with a path prefix (`http://127.0.0.1:9000/lambda-url/redirect`
+/// locally), normalised to end in `/`; no query, fragment or credentials.
+fn parse_link_base(raw: &str) -> Result<Url, String> {
+    let mut url = Url::parse(raw).map_err(|e| format!("{e} (got {raw:?})"))?;
+    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+        return Err(format!("must be an http(s) URL such as https://go.example.com, got {raw:?}"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("must have no query, fragment or credentials, got {raw:?}"));
+    }
+    let path = format!("{}/", url.path().trim_end_matches('/'));
+    url.set_path(&path);
+    Ok(url)
 }
 
 pub struct DashboardApi<S> {

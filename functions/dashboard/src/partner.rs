@@ -221,7 +221,7 @@ mod tests {
     fn config_reads_the_rate_and_builds_campaign_links() {
         const SECRET: &str = "a-leaderboard-secret-of-32-chars-at-least";
         let env: std::collections::HashMap<&str, &str> = [
-            ("SITE_ORIGIN", "https://www.example.com"),
+            ("LINK_BASE_URL", "https://go.example.com"),
             ("LEADERBOARD_SECRET", SECRET),
             ("API_KEY_RATE_PER_MINUTE", "30"),
         ]
@@ -230,14 +230,34 @@ mod tests {
         assert_eq!(cfg.api_key_rate_per_minute, 30);
         assert_eq!(
             cfg.campaign_link("K7M2XQ", "spring-sale"),
-            "https://www.example.com/?ref=K7M2XQ&utm_campaign=spring-sale"
+            "https://go.example.com/?ref=K7M2XQ&utm_campaign=spring-sale"
         );
-        let default: std::collections::HashMap<&str, &str> =
+        // Without LINK_BASE_URL the dashboard refuses to start (no silent fallback to the site,
+        // whose links would bypass the redirect).
+        let site_only: std::collections::HashMap<&str, &str> =
             [("SITE_ORIGIN", "https://www.example.com"), ("LEADERBOARD_SECRET", SECRET)].into();
+        let err = DashboardConfig::from_env(&site_only).unwrap_err().to_string();
+        assert!(err.contains("LINK_BASE_URL"), "{err}");
+        // A path prefix (the redirect under cargo lambda watch) is kept; queries are refused.
+        let local: std::collections::HashMap<&str, &str> =
+            [("LINK_BASE_URL", "http://127.0.0.1:9000/lambda-url/redirect"), ("LEADERBOARD_SECRET", SECRET)].into();
+        assert_eq!(
+            DashboardConfig::from_env(&local).unwrap().link("K7M2XQ"),
+            "http://127.0.0.1:9000/lambda-url/redirect/?ref=K7M2XQ"
+        );
+        for bad in
+            ["https://go.example.com/?x=1", "ftp://go.example.com", "go.example.com", "https://u:p@go.example.com"]
+        {
+            let env: std::collections::HashMap<&str, &str> =
+                [("LINK_BASE_URL", bad), ("LEADERBOARD_SECRET", SECRET)].into();
+            assert!(DashboardConfig::from_env(&env).is_err(), "{bad}");
+        }
+        let default: std::collections::HashMap<&str, &str> =
+            [("LINK_BASE_URL", "https://go.example.com"), ("LEADERBOARD_SECRET", SECRET)].into();
         assert_eq!(DashboardConfig::from_env(&default).unwrap().api_key_rate_per_minute, 120);
         for bad in ["0", "-1", "many"] {
             let env: std::collections::HashMap<&str, &str> = [
-                ("SITE_ORIGIN", "https://www.example.com"),
+                ("LINK_BASE_URL", "https://go.example.com"),
                 ("LEADERBOARD_SECRET", SECRET),
                 ("API_KEY_RATE_PER_MINUTE", bad),
             ]

@@ -106,7 +106,7 @@ pub async fn authenticate<S: ApiKeys>(api: &DashboardApi<S>, req: &Request) -> R
     match key {
         Some(raw) => with_api_key(api, raw).await,
         None => {
-            let claims = api.jwt.verify(req)?;
+            let claims = api.jwt.verify(req).await?;
             let user = UserId::parse(&claims.sub)
                 .map_err(|_| ApiError::unauthorized("token subject is not a valid user id"))?;
             Ok(Principal { user, via: Via::Jwt })

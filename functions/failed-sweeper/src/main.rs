@@ -8,7 +8,9 @@ use adapters::store::DynamoStore;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use referral_core::usecases::sweep;
 
-#[tokio::main]
+// One thread: a Lambda process serves one event at a time, and a current-thread runtime starts
+// faster (no worker threads to spawn) — cold-start figures in BENCHMARKS.md.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     adapters::telemetry::init();
     let sdk = adapters::aws::sdk_config().await;

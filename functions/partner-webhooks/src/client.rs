@@ -30,9 +30,9 @@ impl Resolve for PublicOnly {
 }
 
 pub fn http_client(policy: UrlPolicy) -> Result<reqwest::Client, reqwest::Error> {
-    // reqwest is built without a default crypto provider (one TLS stack per binary, see adapters::aws).
-    adapters::aws::install_crypto_provider();
-    reqwest::Client::builder()
+    // The process's one root store and rustls config (adapters::tls), not a trust store of its own.
+    adapters::tls::shared()
+        .reqwest_builder()
         .timeout(TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())

@@ -19,6 +19,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
+/// Read from Secrets Manager at cold start (`WELLFLOW_API_KEY_SECRET_ARN` in the environment).
+pub const SECRETS: &[adapters::secrets::Secret] = &[adapters::secrets::Secret::text("WELLFLOW_API_KEY")];
+
 /// Time kept free before the Lambda deadline: one page of referrers (50, 8 at a time) with
 /// slow Wellflow answers must still finish and save its cursor.
 pub const DEADLINE_MARGIN: time::Duration = time::Duration::seconds(60);

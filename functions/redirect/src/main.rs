@@ -6,7 +6,9 @@ use adapters::store::DynamoStore;
 use lambda_http::{service_fn, Error, Request};
 use redirect::RedirectConfig;
 
-#[tokio::main]
+// One thread: a Lambda process serves one event at a time, and a current-thread runtime starts
+// faster (no worker threads to spawn) — cold-start figures in BENCHMARKS.md.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     adapters::telemetry::init();
     let cfg = RedirectConfig::from_env(&ProcessEnv)?;

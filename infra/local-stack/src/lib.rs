@@ -1,6 +1,8 @@
-//! Creates the DynamoDB table(s) and SQS queues declared in `template.yaml` on a local
-//! endpoint (moto server). Reading the SAM template itself keeps one schema: `make dev`,
-//! the tests and production all get the same keys, indexes and redrive policies.
+//! Creates the DynamoDB table(s), SQS queues and Secrets Manager secrets declared in
+//! `template.yaml` on a local endpoint (moto server). Reading the SAM template itself keeps
+//! one schema: `make dev`, the tests and production all get the same keys, indexes, redrive
+//! policies and secrets, and the functions find each secret through the same
+//! `<NAME>_SECRET_ARN` variable the template sets.
 
 pub mod esm;
 mod schema;
@@ -16,7 +18,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
-pub use schema::{parse_template, QueueDef, Schema, SchemaError, TableDef};
+pub use schema::{parse_template, QueueDef, Schema, SchemaError, SecretDef, SecretInit, TableDef};
 
 /// SDK configuration for a local endpoint: fixed dummy credentials, us-east-1, no AWS access.
 pub fn local_sdk_config(endpoint: &str) -> SdkConfig {
@@ -35,17 +37,22 @@ pub fn local_sdk_config(endpoint: &str) -> SdkConfig {
         .build()
 }
 
-/// What was created: the table name (and its stream), and each queue's URL by logical id.
+/// What was created: the table name (and its stream), each queue's URL and each secret's ARN
+/// by logical id, and which function variable names which secret.
 #[derive(Debug, Clone)]
 pub struct Provisioned {
     pub table_name: String,
     /// The table's stream, when the template declares one (the outbox).
     pub stream_arn: Option<String>,
     pub queue_urls: BTreeMap<String, String>,
+    pub secret_arns: BTreeMap<String, String>,
+    /// `WEBHOOK_SECRETS_SECRET_ARN` → `WebhookSigningSecret` (from the functions' environments).
+    pub secret_vars: BTreeMap<String, String>,
 }
 
 impl Provisioned {
-    /// Environment variables the functions read, e.g. `TABLE_NAME`, `CREDIT_RETRY_QUEUE_URL`.
+    /// Environment variables the functions read, e.g. `TABLE_NAME`, `CREDIT_RETRY_QUEUE_URL`,
+    /// `WEBHOOK_SECRETS_SECRET_ARN` (only names and ARNs, never a secret's value).
     pub fn env(&self) -> Vec<(String, String)> {
         let mut env = vec![("TABLE_NAME".to_string(), self.table_name.clone())];
         if let Some(arn) = &self.stream_arn {
@@ -54,8 +61,24 @@ impl Provisioned {
         for (logical, url) in &self.queue_urls {
             env.push((format!("{}_URL", screaming_snake(logical)), url.clone()));
         }
+        for (var, logical) in &self.secret_vars {
+            if let Some(arn) = self.secret_arns.get(logical) {
+                env.push((var.clone(), arn.clone()));
+            }
+        }
         env
     }
+
+    /// The ARN of a secret by logical id (panics with the id if the template has no such secret).
+    pub fn secret_arn(&self, logical_id: &str) -> &str {
+        self.secret_arns.get(logical_id).unwrap_or_else(|| panic!("no secret {logical_id} in template.yaml"))
+    }
+}
+
+/// Letters and digits, like `GenerateSecretString` with `ExcludePunctuation`.
+fn random_secret(length: usize) -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    Alphanumeric.sample_string(&mut rand::rng(), length)
 }
 
 /// `CreditRetryQueue` → `CREDIT_RETRY_QUEUE`.
@@ -84,13 +107,20 @@ fn aws_err(what: impl Into<String>, err: impl std::error::Error) -> ProvisionErr
     ProvisionError::Aws { what: what.into(), message: aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string() }
 }
 
-/// Creates the (single) table as `table_name` and every queue as `<queue_prefix>-<LogicalId>`.
+/// Creates the (single) table as `table_name`, every queue as `<prefix>-<LogicalId>` and every
+/// secret as `<prefix>-<LogicalId>`. A secret's value is `secret_values[LogicalId]` if given
+/// (what `make dev` and the tests sign with), else what the template says: generated, or its
+/// `SecretString` (a placeholder the functions refuse, as in AWS before the operator puts the value).
 pub async fn provision(
     sdk: &SdkConfig,
     schema: &Schema,
     table_name: &str,
     queue_prefix: &str,
+    secret_values: &BTreeMap<String, String>,
 ) -> Result<Provisioned, ProvisionError> {
+    if let Some(unknown) = secret_values.keys().find(|k| !schema.secrets.iter().any(|s| &s.logical_id == *k)) {
+        return Err(SchemaError::Unsupported(format!("no secret {unknown} in the template")).into());
+    }
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
     let [table] = schema.tables.as_slice() else {
         return Err(
@@ -129,7 +159,32 @@ pub async fn provision(
         arns.insert(queue.logical_id.clone(), arn);
         queue_urls.insert(queue.logical_id.clone(), url);
     }
-    Ok(Provisioned { table_name: table_name.to_string(), stream_arn, queue_urls })
+
+    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+    let mut secret_arns = BTreeMap::new();
+    for secret in &schema.secrets {
+        let name = format!("{queue_prefix}-{}", secret.logical_id);
+        let value = match (secret_values.get(&secret.logical_id), &secret.initial) {
+            (Some(value), _) => value.clone(),
+            (None, SecretInit::Generate(length)) => random_secret(*length),
+            (None, SecretInit::Value(value)) => value.clone(),
+        };
+        let out = secrets
+            .create_secret()
+            .name(&name)
+            .secret_string(value)
+            .send()
+            .await
+            .map_err(|e| aws_err(format!("secret {name}"), e))?;
+        secret_arns.insert(secret.logical_id.clone(), out.arn.unwrap_or(name));
+    }
+    Ok(Provisioned {
+        table_name: table_name.to_string(),
+        stream_arn,
+        queue_urls,
+        secret_arns,
+        secret_vars: schema.secret_vars.clone(),
+    })
 }
 
 /// Creates the table; returns its stream ARN when it has one.

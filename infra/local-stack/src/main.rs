@@ -1,9 +1,13 @@
-//! `local-stack`: provisions the template's table and queues on a local endpoint and writes
-//! the resulting environment (TABLE_NAME, *_QUEUE_URL) to a file for `cargo lambda watch`.
+//! `local-stack`: provisions the template's table, queues and secrets on a local endpoint and
+//! writes the resulting environment (TABLE_NAME, *_QUEUE_URL, *_SECRET_ARN) to a file for
+//! `cargo lambda watch`. Secret values never go to that file: the functions read them from
+//! the endpoint's Secrets Manager, as in AWS.
 //!
 //! Usage: local-stack --endpoint http://127.0.0.1:4566 [--template template.yaml]
 //!                    [--table referrals] [--prefix local] [--env-out .local/stack.env]
-//!                    [--seed USER=CODE]...   (give demo users fixed referral codes)
+//!                    [--seed USER=CODE]...       (give demo users fixed referral codes)
+//!                    [--secret LogicalId=VALUE]... (a secret's local value; default: generated
+//!                                                   or the template's SecretString)
 
 use std::process::ExitCode;
 
@@ -32,7 +36,7 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let endpoint = arg(&args, "--endpoint", "");
     if endpoint.is_empty() {
-        eprintln!("usage: local-stack --endpoint http://127.0.0.1:PORT [--template F] [--table NAME] [--prefix P] [--env-out FILE]");
+        eprintln!("usage: local-stack --endpoint http://127.0.0.1:PORT [--template F] [--table NAME] [--prefix P] [--env-out FILE] [--seed USER=CODE]... [--secret LogicalId=VALUE]...");
         return ExitCode::from(2);
     }
     let template_path = arg(&args, "--template", "template.yaml");
@@ -46,11 +50,19 @@ async fn main() -> ExitCode {
     let result = async {
         let schema = local_stack::parse_template(&template)?;
         let sdk = local_stack::local_sdk_config(&endpoint);
+        let mut secret_values = std::collections::BTreeMap::new();
+        for spec in args.windows(2).filter(|w| w[0] == "--secret").map(|w| w[1].as_str()) {
+            let (id, value) = spec
+                .split_once('=')
+                .ok_or_else(|| local_stack::SchemaError::Unsupported("--secret expects LogicalId=VALUE".to_string()))?;
+            secret_values.insert(id.to_string(), value.to_string());
+        }
         let provisioned = local_stack::provision(
             &sdk,
             &schema,
             &arg(&args, "--table", "referrals"),
             &arg(&args, "--prefix", "local"),
+            &secret_values,
         )
         .await?;
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), provisioned.table_name.clone());
@@ -73,9 +85,10 @@ async fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
             eprintln!(
-                "local-stack: created table {} and {} queue(s) on {endpoint}",
+                "local-stack: created table {}, {} queue(s) and {} secret(s) on {endpoint}",
                 provisioned.table_name,
-                provisioned.queue_urls.len()
+                provisioned.queue_urls.len(),
+                provisioned.secret_arns.len()
             );
             ExitCode::SUCCESS
         }

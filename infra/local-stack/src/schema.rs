@@ -1,8 +1,9 @@
-//! Extracts table and queue definitions from the SAM template (CloudFormation YAML).
+//! Extracts table, queue and secret definitions from the SAM template (CloudFormation YAML).
 //!
 //! Only what shapes behaviour locally is read: key schema, attribute definitions, GSIs,
-//! queue attributes and redrive policies. Intrinsics are resolved just where needed
-//! (`!GetAtt Queue.Arn` in a redrive policy).
+//! queue attributes and redrive policies, the Secrets Manager secrets and which function
+//! variable (`<NAME>_SECRET_ARN: !Ref Secret`) points at each. Intrinsics are resolved just
+//! where needed (`!GetAtt Queue.Arn` in a redrive policy, `!Ref Secret` in an environment).
 
 use serde_yaml::Value;
 
@@ -44,10 +45,29 @@ pub struct QueueDef {
     pub dead_letter_target: Option<(String, u64)>,
 }
 
+/// An `AWS::SecretsManager::Secret`: its initial value is generated (`GenerateSecretString`)
+/// or given (`SecretString`, e.g. the placeholder of a value only the operator can supply).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretDef {
+    pub logical_id: String,
+    pub initial: SecretInit,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SecretInit {
+    /// A random string of this length (letters and digits).
+    Generate(usize),
+    /// This exact `SecretString`.
+    Value(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Schema {
     pub tables: Vec<TableDef>,
     pub queues: Vec<QueueDef>,
+    pub secrets: Vec<SecretDef>,
+    /// Function environment variable → the secret it names (`WEBHOOK_SECRETS_SECRET_ARN` → `WebhookSigningSecret`).
+    pub secret_vars: std::collections::BTreeMap<String, String>,
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -78,16 +98,73 @@ pub fn parse_template(yaml: &str) -> Result<Schema, SchemaError> {
         .and_then(Value::as_mapping)
         .ok_or_else(|| SchemaError::Unsupported("no Resources section".into()))?;
     let mut schema = Schema::default();
+    let mut function_vars = Vec::new();
     for (id, res) in resources {
         let Some(id) = id.as_str() else { continue };
         let props = res.get("Properties").cloned().unwrap_or(Value::Null);
         match res.get("Type").and_then(Value::as_str) {
             Some("AWS::DynamoDB::Table") => schema.tables.push(table(id, &props)?),
             Some("AWS::SQS::Queue") => schema.queues.push(queue(id, &props)?),
+            Some("AWS::SecretsManager::Secret") => schema.secrets.push(secret(id, &props)?),
+            Some("AWS::Serverless::Function") => {
+                if let Some(vars) =
+                    props.get("Environment").and_then(|e| e.get("Variables")).and_then(Value::as_mapping)
+                {
+                    for (name, value) in vars {
+                        if let (Some(name), Some(target)) = (name.as_str(), reference(value)) {
+                            function_vars.push((name.to_string(), target));
+                        }
+                    }
+                }
+            }
             _ => {}
         }
     }
+    for (var, target) in function_vars {
+        if schema.secrets.iter().any(|s| s.logical_id == target) {
+            if let Some(previous) = schema.secret_vars.insert(var.clone(), target.clone()) {
+                if previous != target {
+                    return Err(SchemaError::Unsupported(format!("{var} names {previous} and {target}")));
+                }
+            }
+        }
+    }
     Ok(schema)
+}
+
+fn secret(id: &str, props: &Value) -> Result<SecretDef, SchemaError> {
+    let initial = match (props.get("GenerateSecretString"), props.get("SecretString").and_then(text)) {
+        (Some(generate), None) => {
+            let length = generate.get("PasswordLength").and_then(|v| text(v)?.parse().ok()).unwrap_or(32);
+            SecretInit::Generate(length)
+        }
+        (None, Some(value)) => SecretInit::Value(value),
+        _ => {
+            return Err(SchemaError::Unsupported(format!(
+                "{id}: a secret needs exactly one of GenerateSecretString and SecretString"
+            )))
+        }
+    };
+    Ok(SecretDef { logical_id: id.to_string(), initial })
+}
+
+/// `!Ref X` (short or long form) → `X`; also `!If [Cond, !Ref X, !Ref AWS::NoValue]` (a secret
+/// only some stacks have, e.g. Stripe's: locally every such secret exists).
+fn reference(v: &Value) -> Option<String> {
+    let conditional = |branches: &Value| match branches.as_sequence().map(Vec::as_slice) {
+        Some([_, then, otherwise]) if reference(otherwise).as_deref() == Some("AWS::NoValue") => reference(then),
+        _ => None,
+    };
+    match v {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str().map(str::to_string),
+        Value::Tagged(tagged) if tagged.tag == "If" => conditional(&tagged.value),
+        Value::Mapping(m) if m.len() == 1 => match (m.get("Ref"), m.get("Fn::If")) {
+            (Some(r), _) => r.as_str().map(str::to_string),
+            (_, Some(branches)) => conditional(branches),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 fn table(id: &str, props: &Value) -> Result<TableDef, SchemaError> {
@@ -182,6 +259,30 @@ mod tests {
         assert!(retry.attributes.contains(&("VisibilityTimeout".into(), "60".into())));
         let partner = schema.queues.iter().find(|q| q.logical_id == "PartnerWebhookQueue").unwrap();
         assert_eq!(partner.dead_letter_target, Some(("PartnerWebhookDLQ".into(), 8)));
+        // Secrets: generated ones, placeholders for what only the operator has, and the
+        // variables the functions find them by.
+        let secret = |id: &str| schema.secrets.iter().find(|s| s.logical_id == id).unwrap().initial.clone();
+        assert_eq!(secret("IpHashKeySecret"), SecretInit::Generate(48));
+        assert!(matches!(secret("WebhookSigningSecret"), SecretInit::Value(v) if v.contains("placeholder")));
+        assert_eq!(
+            schema.secret_vars.get("WEBHOOK_SECRETS_SECRET_ARN").map(String::as_str),
+            Some("WebhookSigningSecret")
+        );
+        assert_eq!(schema.secret_vars.get("IP_HASH_KEY_SECRET_ARN").map(String::as_str), Some("IpHashKeySecret"));
+        assert!(schema.secret_vars.keys().all(|v| v.ends_with("_SECRET_ARN")), "{:?}", schema.secret_vars);
+        // A conditional secret (!If [HasStripe, !Ref ..., !Ref AWS::NoValue]) is mapped too.
+        assert_eq!(
+            schema.secret_vars.get("STRIPE_WEBHOOK_SECRETS_SECRET_ARN").map(String::as_str),
+            Some("StripeWebhookSigningSecret")
+        );
+    }
+
+    #[test]
+    fn secrets_need_exactly_one_initial_value() {
+        let both = "Resources:\n  S:\n    Type: AWS::SecretsManager::Secret\n    Properties:\n      SecretString: x\n      GenerateSecretString: {}\n";
+        assert!(parse_template(both).is_err());
+        let neither = "Resources:\n  S:\n    Type: AWS::SecretsManager::Secret\n    Properties: {}\n";
+        assert!(parse_template(neither).is_err());
     }
 
     #[test]

@@ -9,27 +9,26 @@
 //! those clients out of the binary (sizes in BENCHMARKS.md).
 //!
 //! The SDK's `default-https-client` feature is off on purpose: it links rustls with aws-lc
-//! (~2.3 MB per binary) next to whatever the Wellflow client uses. Here the SDK gets a hyper
-//! client on rustls + ring and reqwest uses the same process-wide ring provider, so each
-//! Lambda carries one crypto library (binary sizes in BENCHMARKS.md).
+//! (~2.3 MB per binary) next to whatever the Wellflow client uses, and loads the system roots
+//! on every connector build. Here the SDK gets the HTTP client of [`crate::tls`]: hyper on
+//! rustls + ring with the one compiled-in root store that reqwest uses too, so each Lambda
+//! carries one crypto library and builds one root store (sizes and init times in BENCHMARKS.md).
 
 use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::SharedCredentialsProvider;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
-/// Installs ring as the process-wide rustls crypto provider (idempotent). Call before
-/// building any reqwest client; [`https_client`] and the Wellflow client do it themselves.
+/// Installs ring as the process-wide rustls crypto provider (idempotent). [`crate::tls::shared`]
+/// calls it; call it yourself only for rustls code that does not go through `crate::tls`.
 pub fn install_crypto_provider() {
     // `Err` means a provider is installed already (ours, by an earlier call): nothing to do.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// The SDK's HTTPS client: hyper + rustls (ring), certificates from the system trust store.
+/// The SDK's HTTPS client: [`crate::tls::Shared::sdk_http_client`] (the shared root store).
 pub fn https_client() -> SharedHttpClient {
-    install_crypto_provider();
-    aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https()
+    crate::tls::shared().sdk_http_client()
 }
 
 /// Region, credentials and endpoint from the process environment (see the module doc).
@@ -61,6 +60,11 @@ pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
 
 pub fn sqs(config: &SdkConfig) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(config)
+}
+
+/// Secrets Manager (read once per cold start, see [`crate::secrets`]); same HTTP client as the others.
+pub fn secretsmanager(config: &SdkConfig) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(config)
 }
 
 #[cfg(test)]

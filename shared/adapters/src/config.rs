@@ -16,8 +16,10 @@ pub enum ConfigError {
     Invalid { key: &'static str, reason: String },
 }
 
-/// Where configuration values come from: the process environment, or a map in tests.
-pub trait Source {
+/// Where configuration values come from: the process environment, a map in tests, or either
+/// with secrets layered on top (`crate::secrets::SecretEnv`). `Sync` so cold-start futures
+/// that hold one stay `Send`.
+pub trait Source: Sync {
     fn get(&self, key: &str) -> Option<String>;
 }
 
@@ -100,13 +102,17 @@ pub fn table_name(src: &dyn Source) -> Result<String, ConfigError> {
     required(src, "TABLE_NAME", "set it to the referrals table name (template.yaml passes !Ref ReferralsTable)")
 }
 
+/// A fixed environment for unit tests (`env(&[("KEY", "value")])`).
+#[cfg(test)]
+pub(crate) fn test_env(pairs: &[(&'static str, &'static str)]) -> HashMap<&'static str, &'static str> {
+    pairs.iter().copied().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&'static str, &'static str)]) -> HashMap<&'static str, &'static str> {
-        pairs.iter().copied().collect()
-    }
+    use super::test_env as env;
 
     #[test]
     fn missing_names_the_variable_and_fix() {

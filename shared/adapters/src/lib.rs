@@ -9,9 +9,12 @@ pub mod billing;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod jwks;
 pub mod metrics;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod wellflow;
 
 pub use error::ApiError;

@@ -273,8 +273,9 @@ impl WellflowClient {
         })?;
         authorization.set_sensitive(true);
 
-        crate::aws::install_crypto_provider();
-        let http = reqwest::Client::builder()
+        // The process's one root store and rustls config (crate::tls), not a trust store of its own.
+        let http = crate::tls::shared()
+            .reqwest_builder()
             .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
             .timeout(timeout)
             // An API answer is never a redirect we should follow with our credentials.

@@ -30,7 +30,7 @@ async fn main() {
             "active_referred_users": "5",
             "clicks": "3",
             "code": code.as_str(),
-            "link": format!("https://www.example.com/?ref={code}"),
+            "link": format!("https://go.example.com/?ref={code}"),
             "history_rows": 5,
         })
     );

@@ -24,12 +24,7 @@ use serde_json::{json, Value};
 
 /// A token signed with the right secret but another HMAC algorithm (algorithm confusion).
 fn token_hs512(sub: &str, role: Option<&str>) -> String {
-    let claims = adapters::auth::Claims {
-        sub: sub.into(),
-        exp: adapters::clock::now().unix_timestamp() + 600,
-        role: role.map(str::to_string),
-        roles: Vec::new(),
-    };
+    let claims = integration_tests::billing::token_claims(sub, role, 600);
     let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512);
     jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes())).unwrap()
 }

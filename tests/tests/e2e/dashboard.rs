@@ -22,7 +22,7 @@ async fn link_is_created_once_and_stable() {
     assert_eq!(first.status(), 200);
     let v = body_json(&first);
     let code = v["code"].as_str().unwrap().to_string();
-    assert_eq!(v["url"], format!("https://www.example.com/?ref={code}"));
+    assert_eq!(v["url"], format!("https://go.example.com/?ref={code}"));
     assert_eq!(body_json(&h.dash_get("/referrals/link", Some("alice"), &[]).await)["code"], code.as_str());
     assert_ne!(body_json(&h.dash_get("/referrals/link", Some("bob"), &[]).await)["code"], code.as_str());
 }

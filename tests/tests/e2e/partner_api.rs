@@ -283,7 +283,7 @@ async fn campaign_links_count_clicks_per_campaign_in_one_round_trip() {
     assert_eq!(a.status(), 201);
     let a = body_json(&a);
     let code = h.store().ensure_code(&UserId::parse("alice").unwrap()).await.unwrap();
-    assert_eq!(a["url"], format!("https://www.example.com/?ref={code}&utm_campaign=spring-sale"));
+    assert_eq!(a["url"], format!("https://go.example.com/?ref={code}&utm_campaign=spring-sale"));
     let b = call(&h, "POST", "/referrals/campaigns", &bearer(&campaigns_key), Some(json!({"campaign": "b_2"}))).await;
     assert_eq!(b.status(), 201);
     // The campaigns key cannot read the link or KPIs (no `read` scope).

@@ -275,7 +275,7 @@ fn seeded(i: usize, at: &str, later: &str) -> Bonus {
     };
     let b = Bonus::create(new, &record, at).bonus;
     let b = b.record_applied(1, &format!("wf_cl_{i}_1"), "webhook", at).unwrap().bonus;
-    if i % 5 != 0 {
+    if !i.is_multiple_of(5) {
         return b;
     }
     record.refunded = Usd::cents(cents / 2);
@@ -379,18 +379,26 @@ async fn the_reconcile_functions_policy_grants_exactly_what_a_pass_uses() {
     h.topup("ri_p", "ri_bob", "100.00").await;
     h.refund("ri_p", "ri_bob", "40.00").await;
     h.tamper(remove("ref:auto:ri_p#debit-2"));
-    // The function's own entry point on an SDK client that records every request's permissions.
+    // The function's cold start (as its main.rs: secrets, then the wiring) and one invocation,
+    // on SDK clients that record every request's permissions.
     let names = iam::Names {
         tables: BTreeMap::from([(h.stack.table().to_string(), "ReferralsTable".to_string())]),
+        secrets: h.stack.provisioned.secret_arns.iter().map(|(id, arn)| (arn.clone(), id.clone())).collect(),
         ..iam::Names::default()
     };
     let recorder = iam::Recorder::new(adapters::aws::https_client(), names);
     let sdk = local_stack::local_sdk_config(&h.stack.endpoint).into_builder().http_client(recorder.clone()).build();
-    let mut billing = h.billing.clone();
-    billing.store = adapters::store::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), h.stack.table().to_string());
+    let env = h.stack.function_env(&[
+        ("WELLFLOW_BASE_URL", &h.wellflow.base_url),
+        ("RECONCILE_LAG_MINUTES", "0"),
+        ("RECONCILE_SKEW_MINUTES", "0"),
+    ]);
+    let plan = adapters::secrets::plan(&env, reconcile::SECRETS).unwrap();
+    let env = plan.fetch(&adapters::aws::secretsmanager(&sdk), &env).await.unwrap();
+    let billing = adapters::billing::settings::billing_from_env(&env, &sdk).unwrap();
+    let cfg = reconcile::config_from_env(&env).unwrap();
     let deadline = adapters::clock::now() + time::Duration::minutes(5);
-    let out =
-        reconcile::run(&billing, &BillingHarness::reconcile_cfg(), json!({"pass": "daily"}), deadline).await.unwrap();
+    let out = reconcile::run(&billing, &cfg, json!({"pass": "daily"}), deadline).await.unwrap();
     assert_eq!((out["daily"]["new_findings"].as_u64(), out["daily"]["healed"].as_u64()), (Some(1), Some(1)), "{out}");
     ledgers_equal(&h, "ri_p", 300).await;
     let template = std::fs::read_to_string(integration_tests::workspace_root().join("template.yaml")).unwrap();

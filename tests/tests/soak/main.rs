@@ -202,7 +202,10 @@ async fn ten_thousand_topups_with_rolling_faults_lose_nothing_and_pay_nothing_tw
     let duplicates: f64 = env("SOAK_DUPLICATES", 0.30);
     let budget = Duration::from_secs(env("SOAK_MAX_SECS", 780));
     let parallel: usize = env("SOAK_PARALLEL", 2);
-    assert!(waves > 0 && referrers % waves == 0 && topups % waves == 0, "waves must divide referrers and top-ups");
+    assert!(
+        waves > 0 && referrers.is_multiple_of(waves) && topups.is_multiple_of(waves),
+        "waves must divide referrers and top-ups"
+    );
 
     let mut total = Audit::default();
     let mut totals = (0usize, 0usize, 0usize, 0usize, 0u64, 0u64, 0usize, 0usize, 0usize, 0usize, 0usize, 0usize);

@@ -22,8 +22,7 @@ async fn main() {
         std::process::exit(2);
     };
     let sqs = aws_sdk_sqs::Client::new(&local_stack::local_sdk_config(&endpoint));
-    adapters::aws::install_crypto_provider();
-    let http = reqwest::Client::new();
+    let http = adapters::tls::shared().reqwest_builder().build().expect("reqwest client");
     let (http, invoke_url) = (&http, invoke_url.as_str());
     eprintln!("sqs-poller: {queue_url} -> {invoke_url}");
     loop {

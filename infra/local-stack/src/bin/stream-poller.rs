@@ -22,8 +22,7 @@ async fn main() {
     };
     let sdk = local_stack::local_sdk_config(&endpoint);
     let mut reader = local_stack::stream::StreamReader::new(&sdk, stream_arn.clone());
-    adapters::aws::install_crypto_provider();
-    let http = reqwest::Client::new();
+    let http = adapters::tls::shared().reqwest_builder().build().expect("reqwest client");
     let (http, invoke_url) = (&http, invoke_url.as_str());
     eprintln!("stream-poller: {stream_arn} -> {invoke_url}");
     loop {
