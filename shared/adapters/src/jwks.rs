@@ -78,8 +78,9 @@ impl std::fmt::Debug for JwksCache {
 
 impl JwksCache {
     pub fn new(settings: JwksSettings) -> Result<Self, String> {
-        crate::aws::install_crypto_provider();
-        let http = reqwest::Client::builder()
+        // The process's one root store and rustls config (crate::tls), not a trust store of its own.
+        let http = crate::tls::shared()
+            .reqwest_builder()
             .timeout(TIMEOUT)
             .connect_timeout(Duration::from_secs(1))
             .redirect(reqwest::redirect::Policy::none())

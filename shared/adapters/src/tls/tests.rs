@@ -11,8 +11,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
 
-/// Everything the functions build on their init path (SDK config, DynamoDB and SQS
-/// clients, the Wellflow client, the partner-webhook style reqwest client), plus one TLS
+/// Everything the functions build on their init path (SDK config, DynamoDB, SQS and Secrets
+/// Manager clients, the Wellflow client, the JWKS client, the partner-webhook style reqwest
+/// client), plus one TLS
 /// handshake through each kind of client with a local server whose certificate they do not
 /// trust, so lazily built connectors and lazily loaded verifiers run too.
 async fn build_every_client() {
@@ -25,6 +26,13 @@ async fn build_every_client() {
     });
     let dynamodb = crate::aws::dynamodb(&sdk);
     let _sqs = crate::aws::sqs(&sdk);
+    let _secrets = crate::aws::secretsmanager(&sdk);
+    let jwks = crate::jwks::JwksCache::new(crate::jwks::JwksSettings {
+        url: format!("{endpoint}/.well-known/jwks.json"),
+        max_age: Duration::from_secs(600),
+        min_refetch: Duration::from_secs(15),
+    })
+    .expect("jwks client");
     let wellflow =
         crate::wellflow::WellflowClient::new(&endpoint, "k".into(), Duration::from_secs(1)).expect("wellflow client");
     let reqwest = shared().reqwest_builder().timeout(Duration::from_secs(1)).build().expect("reqwest client");
@@ -36,6 +44,7 @@ async fn build_every_client() {
     assert!(refused.is_err(), "the test CA must not be trusted");
     assert!(reqwest.get(format!("{endpoint}/")).send().await.is_err(), "the test CA must not be trusted");
     assert!(wellflow.balance("acc-1").await.is_err(), "the test CA must not be trusted");
+    assert!(jwks.key("kid-1").await.is_err(), "the test CA must not be trusted");
     drop(dynamodb);
 }
 
