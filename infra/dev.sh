@@ -80,6 +80,9 @@ pids+=($!)
   echo "PUBLIC_BASE_PATH=/lambda-url/dashboard"
   echo "WEBHOOK_ALLOW_HTTP_LOOPBACK=true"
   echo "PARTNER_WEBHOOK_BASE_DELAY_SECS=5"
+  # The fake Wellflow runs on this machine's clock: reconcile what was just booked.
+  echo "RECONCILE_LAG_MINUTES=0"
+  echo "RECONCILE_SKEW_MINUTES=0"
   echo "RUST_LOG=info"
 } > .local/functions.env
 
@@ -119,6 +122,7 @@ port = sys.argv[1]
 calls = [(f"lambda-url/{fn}/", None) for fn in ("redirect", "signup", "webhook", "admin", "dashboard")]
 calls += [(f"2015-03-31/functions/{fn}/invocations", b'{"Records": []}')
           for fn in ("credit-retry", "partner-webhooks", "failed-sweeper", "holding-release", "outbox-dispatcher")]
+calls += [("2015-03-31/functions/reconcile/invocations", b'{"pass": "hourly"}')]
 for path, body in calls:
     req = urllib.request.Request(f"http://127.0.0.1:{port}/{path}", data=body, method="POST" if body else "GET")
     try:
@@ -146,6 +150,8 @@ Try (demo-referrer owns code K7M2XQ):
   $PY infra/signed_post.py $BASE/webhook/ local-webhook-secret-0123456789 \
       '{"payment_id":"pay_1","user_id":"friend-1","amount":"50.00","currency":"USD","type":"topup.succeeded","occurred_at":"2026-11-25T09:00:00Z"}'
   curl -s http://127.0.0.1:$WELLFLOW_PORT/__stats
+  curl -s -X POST http://127.0.0.1:$LAMBDA_PORT/2015-03-31/functions/reconcile/invocations -d '{"pass":"hourly"}'
+  curl -s '$BASE/admin/admin/reconciliation?status=open' -H 'authorization: Bearer $ADMIN_TOKEN'
   curl -s '$BASE/admin/admin/bonuses?status=failed' -H 'authorization: Bearer $ADMIN_TOKEN'
 
 Referrals page of demo-referrer (open in a browser):

@@ -213,6 +213,43 @@ impl BillingHarness {
             .sum()
     }
 
+    /// Reconciliation settings for tests: no lag or clock skew (the fake runs on our clock),
+    /// missing credits re-issued on the second sighting without waiting.
+    pub fn reconcile_cfg() -> referral_core::usecases::reconcile::ReconcileConfig {
+        referral_core::usecases::reconcile::ReconcileConfig {
+            lag: time::Duration::ZERO,
+            skew: time::Duration::ZERO,
+            confirm_credit_after: time::Duration::ZERO,
+            ..Default::default()
+        }
+    }
+
+    /// One reconciliation pass of `kind` (started, or an unfinished one continued), run to its
+    /// end in this invocation.
+    pub async fn reconcile(
+        &self,
+        kind: referral_core::store::PassKind,
+    ) -> referral_core::usecases::reconcile::PassReport {
+        let budget = referral_core::usecases::reconcile::Budget {
+            deadline: adapters::clock::now() + time::Duration::minutes(5),
+            max_pages: usize::MAX,
+        };
+        Box::pin(referral_core::usecases::reconcile::run_pass(
+            &self.billing,
+            &Self::reconcile_cfg(),
+            kind,
+            true,
+            budget,
+        ))
+        .await
+        .expect("the reconciliation pass runs")
+    }
+
+    /// Edits the fake Wellflow's book behind the API's back (a drift to find).
+    pub fn tamper(&self, edit: fake_wellflow::LedgerEdit) -> fake_wellflow::Transaction {
+        self.wellflow.edit(edit).expect("the fake's ledger accepts the edit")
+    }
+
     /// Every bonus row in the table.
     pub async fn bonus_rows(&self) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
         self.stack.all_items().await.into_iter().filter(|i| crate::stack::text(i, "SK") == "BONUS").collect()

@@ -186,6 +186,50 @@ impl HttpConnector for RecordingConnector {
     }
 }
 
+/// An SDK config whose every request is recorded, on `stack`'s moto: build a function with it
+/// (`<crate>::App::from_env`), drive it, then [`Recording::assert_policy_of`].
+pub struct Recording {
+    pub sdk: adapters::aws::SdkConfig,
+    pub recorder: Recorder,
+}
+
+impl Recording {
+    pub fn new(stack: &crate::stack::TestStack) -> Recording {
+        let p = &stack.provisioned;
+        let names = Names {
+            tables: [(stack.table().to_string(), "ReferralsTable".to_string())].into(),
+            queues: p
+                .queue_urls
+                .iter()
+                .map(|(logical, url)| (url.rsplit('/').next().unwrap_or(url).to_string(), logical.clone()))
+                .collect(),
+            secrets: p.secret_arns.iter().map(|(logical, arn)| (arn.clone(), logical.clone())).collect(),
+        };
+        let recorder = Recorder::new(adapters::aws::https_client(), names);
+        let sdk = local_stack::local_sdk_config(&stack.endpoint).to_builder().http_client(recorder.clone()).build();
+        Recording { sdk, recorder }
+    }
+
+    /// Panics with the difference unless `function`'s code used exactly what its policy grants.
+    pub fn assert_policy_of(&self, function: &str) {
+        let template = std::fs::read_to_string(crate::workspace_root().join("template.yaml")).expect("template.yaml");
+        let policies = template_policies(&template).unwrap_or_else(|e| panic!("template.yaml: {e}"));
+        let granted = policies.get(function).unwrap_or_else(|| panic!("no function {function} in template.yaml"));
+        let used = self.recorder.used();
+        assert!(!used.is_empty(), "{function}: nothing recorded (is the SDK config the recording one?)");
+        if let Err(diff) = compare(function, &used, granted) {
+            panic!("{diff}\nused: {used:#?}");
+        }
+        // The comparison has teeth: without any one of its grants the function is refused a call.
+        for grant in granted.iter().filter(|g| g.action != "secretsmanager:DescribeSecret") {
+            let mut fewer = granted.clone();
+            fewer.remove(grant);
+            let err = compare(function, &used, &fewer).expect_err("a missing grant is caught");
+            assert!(err.contains("without permission: [") && !err.contains("without permission: []"), "{err}");
+        }
+    }
+}
+
 // ------------------------------------------------------------------ template.yaml side ----
 
 /// The logical id a CloudFormation reference names: `!GetAtt X.Arn` → `X`,

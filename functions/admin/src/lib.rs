@@ -8,10 +8,13 @@
 //! * `PUT  /admin/referrers/{user_id}/rate` `{"rate": "0.08" | null}` — 0 < rate ≤ 0.5
 //! * `POST /admin/attributions/{user_id}` `{"referrer_id", "note"}` — audited re-attribution
 //! * `GET|PUT|DELETE /admin/rate-tiers` — the monthly-volume rate table (`rate_tiers.rs`)
+//! * `GET /admin/reconciliation`, `POST /admin/reconciliation/{finding_id}/resolve` — the
+//!   findings of the reconciliation with Wellflow (`reconciliation.rs`)
 //!
 //! Every decision is recorded with the admin's subject as actor (`admin:<sub>`).
 
 mod rate_tiers;
+mod reconciliation;
 mod views;
 
 use adapters::auth::JwtVerifier;
@@ -26,7 +29,7 @@ use futures::StreamExt;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use referral_core::ports::Ledger;
-use referral_core::store::Payments;
+use referral_core::store::{Findings, Payments};
 use referral_core::usecases::moderation::{approve, reject, ModerationOutcome};
 use serde::Deserialize;
 use serde_json::json;
@@ -42,7 +45,7 @@ pub struct Admin<S, L> {
 
 pub async fn handle<S, L>(admin: &Admin<S, L>, req: &Request) -> Response<Body>
 where
-    S: Payments + BonusQueries + ReferrerAdmin + Users + RateTierConfigs,
+    S: Payments + BonusQueries + ReferrerAdmin + Users + RateTierConfigs + Findings,
     L: Ledger,
 {
     adapters::http::respond(route(admin, req).await)
@@ -88,7 +91,7 @@ fn reason_ok(reason: &str) -> Result<(), ApiError> {
 
 async fn route<S, L>(admin: &Admin<S, L>, req: &Request) -> Result<Response<Body>, ApiError>
 where
-    S: Payments + BonusQueries + ReferrerAdmin + Users + RateTierConfigs,
+    S: Payments + BonusQueries + ReferrerAdmin + Users + RateTierConfigs + Findings,
     L: Ledger,
 {
     let claims = admin.jwt.verify(req).await?;
@@ -140,6 +143,9 @@ where
         (Method::PUT, ["admin", "rate-tiers"]) => rate_tiers::put(&admin.billing, &actor, body).await,
         (Method::DELETE, ["admin", "rate-tiers"]) => rate_tiers::delete(&admin.billing, &actor, req).await,
         (_, ["admin", "rate-tiers"]) => Err(ApiError::method_not_allowed("GET, PUT, DELETE")),
+        (method, ["admin", "reconciliation", rest @ ..]) => {
+            reconciliation::route(&admin.billing.store, &method, rest, req, &actor, body).await
+        }
         (_, ["admin", "bonuses"] | ["admin", "bonuses", "bulk"] | ["admin", "bonuses", _, "approve" | "reject"])
         | (_, ["admin", "referrers", _, "rate"] | ["admin", "attributions", _]) => {
             Err(ApiError::method_not_allowed("the method documented for this route"))

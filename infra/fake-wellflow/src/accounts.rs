@@ -1,7 +1,7 @@
 //! The `/v1/accounts` endpoints: credits, debits and balance look-ups.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -29,6 +29,49 @@ struct TransferBody {
 pub(crate) async fn get_account(State(state): State<AppState>, Path(account_id): Path<String>) -> Response {
     let balance = format_money(state.ledger().balance(&account_id));
     Json(json!({ "account_id": account_id, "balance": balance })).into_response()
+}
+
+/// Largest `limit` of a transaction listing page (default 100).
+const MAX_LIST_LIMIT: usize = 500;
+
+/// `GET /v1/accounts/{account_id}/transactions?from=&to=&limit=&cursor=`: the account's
+/// transactions with `from <= created_at < to` (RFC 3339), oldest first, a page at a time.
+pub(crate) async fn list_transactions(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    list(&state, &account_id, query.as_deref().unwrap_or("")).unwrap_or_else(IntoResponse::into_response)
+}
+
+fn list(state: &AppState, account_id: &str, query: &str) -> Result<Response, ApiError> {
+    let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let time = |name: &str| {
+        let raw = param(name).ok_or_else(|| ApiError::bad_request("invalid_window", format!("{name} is required")))?;
+        time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| ApiError::bad_request("invalid_window", format!("{name} must be an RFC 3339 time")))
+    };
+    let (from, to) = (time("from")?, time("to")?);
+    if from > to {
+        return Err(ApiError::bad_request("invalid_window", "from must not be after to"));
+    }
+    let limit =
+        match param("limit") {
+            None => 100,
+            Some(raw) => raw.parse::<usize>().ok().filter(|l| (1..=MAX_LIST_LIMIT).contains(l)).ok_or_else(|| {
+                ApiError::bad_request("invalid_limit", format!("limit must be 1 to {MAX_LIST_LIMIT}"))
+            })?,
+        };
+    let cursor = param("cursor")
+        .map(|raw| {
+            raw.split_once('.')
+                .and_then(|(t, n)| Some((t.parse::<i128>().ok()?, n.parse::<u64>().ok()?)))
+                .ok_or_else(|| ApiError::bad_request("invalid_cursor", "pass back next_cursor unchanged"))
+        })
+        .transpose()?;
+    let page = state.ledger().list(account_id, from, to, limit, cursor);
+    Ok(Json(page).into_response())
 }
 
 /// `POST /v1/accounts/{account_id}/credits`.

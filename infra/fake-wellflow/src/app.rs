@@ -15,9 +15,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/accounts/{account_id}", get(accounts::get_account))
         .route("/v1/accounts/{account_id}/credits", post(accounts::post_credit))
         .route("/v1/accounts/{account_id}/debits", post(accounts::post_debit))
+        .route("/v1/accounts/{account_id}/transactions", get(accounts::list_transactions))
         .route("/__fault", post(control::set_fault).get(control::get_fault))
         .route("/__stats", get(control::stats))
         .route("/__reset", post(control::reset))
+        .route("/__ledger", post(control::edit_ledger))
         .fallback(not_found)
         // Outermost last: the fault gate sees (and counts) a request before the key check.
         .layer(from_fn_with_state(state.clone(), auth::require_api_key))

@@ -1,5 +1,5 @@
 //! Test controls, no auth, working in every fault mode: `POST/GET /__fault`, `GET /__stats`,
-//! `POST /__reset`.
+//! `POST /__reset`, `POST /__ledger`.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::api_error::ApiError;
 use crate::faults::Fault;
+use crate::ledger::{EditError, LedgerEdit};
 use crate::state::AppState;
 
 /// Body of `POST /__fault`.
@@ -43,6 +44,30 @@ pub(crate) async fn get_fault(State(state): State<AppState>) -> Json<Value> {
 /// `GET /__stats` → counters and every applied transaction.
 pub(crate) async fn stats(State(state): State<AppState>) -> Response {
     Json(state.stats()).into_response()
+}
+
+/// `POST /__ledger` `{"op": "insert"|"remove"|"set_amount", ...}` (`ledger::LedgerEdit`) → the
+/// transaction as it is now (removed: as it was); 404 `not_found`, 409 `key_in_use`, 422.
+pub(crate) async fn edit_ledger(State(state): State<AppState>, body: Bytes) -> Response {
+    let edit = match serde_json::from_slice::<LedgerEdit>(&body) {
+        Ok(edit) => edit,
+        Err(err) => return ApiError::unprocessable("invalid_edit", err.to_string()).into_response(),
+    };
+    match state.edit(&edit) {
+        Ok(tx) => {
+            tracing::info!(edit = ?edit, transaction_id = %tx.transaction_id, "ledger edited");
+            Json(tx).into_response()
+        }
+        Err(EditError::NotFound) => {
+            ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no transaction with that idempotency key")
+                .into_response()
+        }
+        Err(EditError::KeyInUse) => {
+            ApiError::new(axum::http::StatusCode::CONFLICT, "key_in_use", "that idempotency key is taken")
+                .into_response()
+        }
+        Err(EditError::Invalid(message)) => ApiError::unprocessable("invalid_edit", message).into_response(),
+    }
 }
 
 /// `POST /__reset` → balances, transactions, keys, counters and fault mode cleared.

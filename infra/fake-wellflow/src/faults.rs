@@ -1,4 +1,4 @@
-//! Switchable failure modes (`ok`, `down`, `5xx`, `slow`) and the middleware that applies them
+//! Switchable failure modes (`ok`, `down`, `5xx`, `4xx`, `slow`) and the middleware that applies them
 //! to `/v1` requests. It also counts every `/v1` request for `/__stats`.
 
 use std::future;
@@ -30,6 +30,8 @@ pub enum Fault {
     Down,
     /// Mode `5xx`: 503 `unavailable`, nothing applied.
     Unavailable,
+    /// Mode `4xx`: 422 `account_frozen`, nothing applied (a refusal: retrying will not help).
+    Refuse,
     /// Mode `slow`: sleep, then process (and apply) the request normally.
     Slow(Duration),
 }
@@ -41,8 +43,9 @@ impl Fault {
             "ok" => Ok(Self::Ok),
             "down" => Ok(Self::Down),
             "5xx" => Ok(Self::Unavailable),
+            "4xx" => Ok(Self::Refuse),
             "slow" => Ok(Self::Slow(delay_ms.map_or(DEFAULT_SLOW_DELAY, Duration::from_millis))),
-            other => Err(format!("unknown mode {other:?}; expected ok, down, 5xx or slow")),
+            other => Err(format!("unknown mode {other:?}; expected ok, down, 5xx, 4xx or slow")),
         }
     }
 
@@ -52,6 +55,7 @@ impl Fault {
             Self::Ok => json!({ "mode": "ok" }),
             Self::Down => json!({ "mode": "down" }),
             Self::Unavailable => json!({ "mode": "5xx" }),
+            Self::Refuse => json!({ "mode": "4xx" }),
             Self::Slow(delay) => json!({ "mode": "slow", "delay_ms": delay.as_millis() }),
         }
     }
@@ -86,6 +90,9 @@ pub(crate) async fn fault_gate(State(state): State<AppState>, request: Request, 
     match state.fault() {
         Fault::Ok => next.run(request).await,
         Fault::Unavailable => ApiError::unavailable().into_response(),
+        Fault::Refuse => {
+            ApiError::unprocessable("account_frozen", "the account is frozen (injected fault)").into_response()
+        }
         Fault::Down => match request.extensions().get::<ConnectionKill>() {
             Some(kill) => {
                 tracing::info!(path = request.uri().path(), "fault down: closing the connection");
@@ -125,6 +132,7 @@ mod tests {
         assert_eq!(Fault::from_mode("ok", None), Ok(Fault::Ok));
         assert_eq!(Fault::from_mode("down", Some(1)), Ok(Fault::Down));
         assert_eq!(Fault::from_mode("5xx", None), Ok(Fault::Unavailable));
+        assert_eq!(Fault::from_mode("4xx", None), Ok(Fault::Refuse));
         assert_eq!(Fault::from_mode("slow", None), Ok(Fault::Slow(DEFAULT_SLOW_DELAY)));
         assert_eq!(Fault::from_mode("slow", Some(300)), Ok(Fault::Slow(Duration::from_millis(300))));
         assert!(Fault::from_mode("broken", None).is_err());

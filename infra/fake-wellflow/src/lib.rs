@@ -18,21 +18,36 @@
 //!   * Concurrent requests with the same key apply exactly once.
 //! * `GET /v1/accounts/{account_id}` → 200 `{"account_id":"...","balance":"0.00"}`; unknown
 //!   accounts have balance `0.00`. Money is always formatted with exactly 2 decimals.
+//! * `GET /v1/accounts/{account_id}/transactions?from=<RFC 3339>&to=<RFC 3339>&limit=<1..500,
+//!   default 100>&cursor=<opaque>` → 200 `{"account_id","transactions":[{"transaction_id",
+//!   "kind","amount","idempotency_key" (null without one),"created_at"}],"next_cursor"|null}`:
+//!   the account's transactions with `from <= created_at < to`, oldest first (ties by
+//!   transaction number), stable across pages; unknown accounts list nothing; a malformed
+//!   window, limit or cursor is 400.
 //!
 //! # Test controls (no auth; they work in every fault mode)
 //!
-//! * `POST /__fault` `{"mode":"ok"|"down"|"5xx"|"slow","delay_ms":5000}` (`GET` shows it):
-//!   `down` closes the connection of any `/v1` request without an HTTP response; `5xx`
-//!   answers 503 `unavailable` and applies nothing; `slow` sleeps `delay_ms` (default 5000)
-//!   and then processes (and applies) the request even if the client gave up; `ok` is normal.
+//! * `POST /__fault` `{"mode":"ok"|"down"|"5xx"|"4xx"|"slow","delay_ms":5000}` (`GET` shows
+//!   it): `down` closes the connection of any `/v1` request without an HTTP response; `5xx`
+//!   answers 503 `unavailable` and applies nothing; `4xx` answers 422 `account_frozen` and
+//!   applies nothing; `slow` sleeps `delay_ms` (default 5000) and then processes (and applies)
+//!   the request even if the client gave up; `ok` is normal.
+//! * `POST /__ledger` edits the book behind the API's back ([`LedgerEdit`]):
+//!   `{"op":"insert","account_id","kind","amount","idempotency_key"?,"created_at"?}` (a manual
+//!   adjustment, or a request applied late; a key given is taken),
+//!   `{"op":"remove","idempotency_key","forget_key"?: true}` (a lost transaction; with
+//!   `forget_key: false` the key is still answered as a replay),
+//!   `{"op":"set_amount","idempotency_key","amount"}` (an altered one). Balances follow.
+//!   Answers the transaction; 404 `not_found`, 409 `key_in_use`, 422 `invalid_edit`.
 //! * `GET /__stats` → `{"credits_applied":n,"debits_applied":n,"requests":n,"transactions":
-//!   [{"transaction_id","account_id","kind","amount","idempotency_key"}...]}`; `requests`
+//!   [{"transaction_id","account_id","kind","amount","idempotency_key","created_at"}...]}`; `requests`
 //!   counts every `/v1` request received, including replays, rejected and faulted ones.
 //! * `POST /__reset` clears balances, transactions, idempotency keys, counters and the fault
 //!   mode (transaction numbers keep increasing, so ids are never reused).
 //!
 //! Tests in the same process can use [`FakeWellflow::set_fault`], [`FakeWellflow::stats`],
-//! [`FakeWellflow::reset`] and [`FakeWellflow::balance`] instead of the HTTP controls.
+//! [`FakeWellflow::reset`], [`FakeWellflow::edit`] and [`FakeWellflow::balance`] instead of
+//! the HTTP controls.
 
 mod accounts;
 mod api_error;
@@ -53,7 +68,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use faults::{Fault, DEFAULT_SLOW_DELAY};
-pub use ledger::{Kind, Stats, Transaction};
+pub use ledger::{EditError, Kind, LedgerEdit, Stats, Transaction};
 use state::AppState;
 
 /// A running fake on `127.0.0.1:<free port>`; stops when dropped or on [`FakeWellflow::shutdown`].
@@ -85,6 +100,11 @@ impl FakeWellflow {
     /// Counters and transactions, like `GET /__stats`.
     pub fn stats(&self) -> Stats {
         self.state.stats()
+    }
+
+    /// Changes the book behind the API's back, like `POST /__ledger`.
+    pub fn edit(&self, edit: LedgerEdit) -> Result<Transaction, EditError> {
+        self.state.edit(&edit)
     }
 
     /// Clears everything, like `POST /__reset`.

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::faults::Fault;
-use crate::ledger::{Ledger, Stats};
+use crate::ledger::{EditError, Ledger, LedgerEdit, Stats, Transaction};
 
 /// Cheap-to-clone handle on everything the handlers share.
 #[derive(Clone)]
@@ -51,6 +51,10 @@ impl AppState {
 
     pub(crate) fn stats(&self) -> Stats {
         self.ledger().stats(self.0.requests.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn edit(&self, edit: &LedgerEdit) -> Result<Transaction, EditError> {
+        self.ledger().edit(edit)
     }
 
     /// Clears balances, transactions, idempotency keys, counters and the fault mode.

@@ -63,10 +63,110 @@ async fn credit_then_replay_then_conflict() {
     let stats = get_json(format!("{}/__stats", fake.base_url)).await;
     assert_eq!(stats["credits_applied"], 2);
     assert_eq!(stats["requests"], 7);
+    let mut first = stats["transactions"][0].clone();
+    let created_at = first.as_object_mut().unwrap().remove("created_at").expect("created_at");
+    assert!(created_at.as_str().unwrap().ends_with('Z'), "{created_at}");
     assert_eq!(
-        stats["transactions"][0],
+        first,
         json!({"transaction_id": "wf_tx_1", "account_id": "acc-1", "kind": "credit", "amount": "2.50", "idempotency_key": "key-1"})
     );
+}
+
+async fn post_json(url: String, body: Value) -> Response {
+    Client::new().post(url).json(&body).send().await.expect("request failed")
+}
+
+#[tokio::test]
+async fn transactions_are_listed_by_window_in_stable_pages() {
+    let fake = FakeWellflow::start(API_KEY).await.unwrap();
+    for (i, account) in ["acc-1", "acc-2", "acc-1", "acc-1"].iter().enumerate() {
+        let kind = if i == 2 { "debits" } else { "credits" };
+        let status = transfer(&fake.base_url, kind, account, "1.00", &format!("k{i}")).await.status();
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let list = |query: String| {
+        let url = format!("{}/v1/accounts/acc-1/transactions?{query}", fake.base_url);
+        async move { Client::new().get(url).bearer_auth(API_KEY).send().await.unwrap() }
+    };
+    let all = "from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z";
+    let first: Value = list(format!("{all}&limit=2")).await.json().await.unwrap();
+    let keys = |page: &Value| -> Vec<String> {
+        page["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["idempotency_key"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(keys(&first), ["k0", "k2"]);
+    assert_eq!(first["transactions"][1]["kind"], "debit");
+    let cursor = first["next_cursor"].as_str().expect("more").to_string();
+    // A transaction arriving between two pages lands at the end, after what was listed.
+    transfer(&fake.base_url, "credits", "acc-1", "2.00", "k4").await;
+    let second: Value = list(format!("{all}&limit=2&cursor={cursor}")).await.json().await.unwrap();
+    assert_eq!((keys(&second), second["next_cursor"].is_null()), (vec!["k3".to_string(), "k4".to_string()], true));
+    let none: Value = list("from=2000-01-01T00:00:00Z&to=2000-01-02T00:00:00Z".into()).await.json().await.unwrap();
+    assert_eq!(none["transactions"], json!([]));
+    for bad in
+        ["to=2100-01-01T00:00:00Z", "from=yesterday&to=today", &format!("{all}&limit=0"), &format!("{all}&cursor=x")]
+    {
+        assert_eq!(list(bad.to_string()).await.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let unauthenticated =
+        Client::new().get(format!("{}/v1/accounts/acc-1/transactions?{all}", fake.base_url)).send().await.unwrap();
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_ledger_control_edits_the_book_behind_the_apis_back() {
+    let fake = FakeWellflow::start(API_KEY).await.unwrap();
+    transfer(&fake.base_url, "credits", "acc-1", "5.00", "credit-1").await;
+    transfer(&fake.base_url, "debits", "acc-1", "2.00", "debit-1").await;
+    let edit = |body: Value| post_json(format!("{}/__ledger", fake.base_url), body);
+
+    // A manual adjustment with a key: booked, and the key is taken.
+    let manual = edit(json!({"op": "insert", "account_id": "acc-1", "kind": "credit", "amount": "10.00",
+                             "idempotency_key": "manual-1", "created_at": "2026-11-25T09:00:00Z"}))
+    .await;
+    assert_eq!(manual.status(), StatusCode::OK);
+    assert_eq!(manual.json::<Value>().await.unwrap()["created_at"], "2026-11-25T09:00:00.000Z");
+    assert_eq!(fake.balance("acc-1"), rust_decimal::Decimal::new(1300, 2));
+    let replay = transfer(&fake.base_url, "credits", "acc-1", "10.00", "manual-1").await;
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    let taken = edit(json!({"op": "insert", "account_id": "acc-1", "kind": "credit", "amount": "1.00",
+                            "idempotency_key": "manual-1"}))
+    .await;
+    assert_eq!(taken.status(), StatusCode::CONFLICT);
+
+    // An altered amount, then a lost transaction whose key Wellflow still remembers.
+    let changed = edit(json!({"op": "set_amount", "idempotency_key": "credit-1", "amount": "6.00"})).await;
+    assert_eq!(changed.json::<Value>().await.unwrap()["amount"], "6.00");
+    assert_eq!(fake.balance("acc-1"), rust_decimal::Decimal::new(1400, 2));
+    let lost = edit(json!({"op": "remove", "idempotency_key": "debit-1", "forget_key": false})).await;
+    assert_eq!(lost.status(), StatusCode::OK);
+    assert_eq!(fake.balance("acc-1"), rust_decimal::Decimal::new(1600, 2));
+    let replayed = transfer(&fake.base_url, "debits", "acc-1", "2.00", "debit-1").await;
+    assert_eq!((replayed.status(), fake.balance("acc-1")), (StatusCode::OK, rust_decimal::Decimal::new(1600, 2)));
+    // Removed and forgotten: the same request is applied anew.
+    edit(json!({"op": "remove", "idempotency_key": "credit-1"})).await;
+    let again = transfer(&fake.base_url, "credits", "acc-1", "5.00", "credit-1").await;
+    assert_eq!((again.status(), fake.balance("acc-1")), (StatusCode::CREATED, rust_decimal::Decimal::new(1500, 2)));
+
+    // Without a key (a console adjustment): listed with a null key.
+    edit(json!({"op": "insert", "account_id": "acc-1", "kind": "debit", "amount": "0.50"})).await;
+    let url =
+        format!("{}/v1/accounts/acc-1/transactions?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", fake.base_url);
+    let listed: Value = Client::new().get(url).bearer_auth(API_KEY).send().await.unwrap().json().await.unwrap();
+    let keys: Vec<Value> =
+        listed["transactions"].as_array().unwrap().iter().map(|t| t["idempotency_key"].clone()).collect();
+    assert_eq!(keys, [json!("manual-1"), json!("credit-1"), Value::Null], "by time: the manual one was back-dated");
+    for (bad, status) in [
+        (json!({"op": "remove", "idempotency_key": "nope"}), StatusCode::NOT_FOUND),
+        (json!({"op": "set_amount", "idempotency_key": "credit-1", "amount": "-1"}), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({"op": "explode"}), StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        assert_eq!(edit(bad.clone()).await.status(), status, "{bad}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

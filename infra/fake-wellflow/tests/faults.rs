@@ -1,4 +1,4 @@
-//! HTTP tests of the fault modes (`down`, `5xx`, `slow`, `ok`) and of the controls staying
+//! HTTP tests of the fault modes (`down`, `5xx`, `4xx`, `slow`, `ok`) and of the controls staying
 //! reachable in every mode.
 
 use std::time::{Duration, Instant};
@@ -65,6 +65,19 @@ async fn unavailable_answers_503_and_applies_nothing() {
     assert_eq!(fake.stats().requests, 2);
     set_fault(&client, &fake, json!({"mode": "ok"})).await;
     assert_eq!(credit(&client, &fake, "k-1").await.unwrap().status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn refuse_answers_422_and_applies_nothing() {
+    let fake = FakeWellflow::start(API_KEY).await.unwrap();
+    let client = Client::new();
+    set_fault(&client, &fake, json!({"mode": "4xx"})).await;
+    let response = credit(&client, &fake, "k-1").await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "account_frozen");
+    assert_eq!(fake.stats().credits_applied, 0);
+    set_fault(&client, &fake, json!({"mode": "ok"})).await;
+    assert_eq!(credit(&client, &fake, "k-1").await.unwrap().status(), StatusCode::CREATED, "nothing was kept");
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! Client for Wellflow, the external billing service (not ours) that keeps each user's credit
-//! balance in USD: credits, debits and balance look-ups over HTTP.
+//! balance in USD: credits, debits, balance look-ups and the transaction listing over HTTP.
 //!
 //! The contract this client assumes is written down (and implemented) in the
 //! `infra/fake-wellflow` crate. In short: `Authorization: Bearer <WELLFLOW_API_KEY>` on every
@@ -8,6 +8,29 @@
 //! (a repeat with the same key answers 200 with the original body and
 //! `Idempotent-Replayed: true`); `GET /v1/accounts/{account_id}` → `{"balance":"12.50"}`;
 //! errors as `{"error":{"code":"...","message":"..."}}`.
+//!
+//! **Transaction listing** (reconciliation, [`WellflowClient::transactions`]) — the shape we
+//! assume; map the real endpoint onto it here if it differs:
+//!
+//! ```text
+//! GET /v1/accounts/{account_id}/transactions?from=<RFC 3339>&to=<RFC 3339>&limit=<1..500>&cursor=<opaque>
+//! 200 {"account_id": "...",
+//!      "transactions": [{"transaction_id": "wf_tx_42", "kind": "credit" | "debit", "amount": "2.50",
+//!                        "idempotency_key": "ref:auto:pay_1" | null, "created_at": "2026-11-25T09:00:00.123Z"}, ...],
+//!      "next_cursor": "<opaque>" | null}
+//! ```
+//!
+//! * every transaction applied to the account with `from <= created_at < to` (Wellflow's
+//!   clock), oldest first (ties by transaction id), each exactly once across the pages of one
+//!   walk (`cursor` = the previous page's `next_cursor`; the walk is stable while new
+//!   transactions arrive);
+//! * `idempotency_key` is the key the transaction was applied with, `null` when it was made
+//!   without one (e.g. by hand in Wellflow's console);
+//! * an account Wellflow has never seen lists nothing (200, empty), like its balance is 0.00;
+//! * a malformed `from`/`to`/`limit`/`cursor` is a 400.
+//!
+//! We ask for [`LIST_PAGE_LIMIT`] transactions a page, which keeps each answer well inside
+//! the 64 KiB we read.
 //!
 //! Retrying: a credit or debit that failed with a retryable error
 //! ([`WellflowError::is_retryable`]: timeout, connection failure, 5xx) may or may not have
@@ -35,6 +58,8 @@ const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// Longest `Idempotency-Key` Wellflow accepts.
 const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+/// Transactions asked for per listing page (each is ~300 bytes at most: 30 KiB a page).
+pub const LIST_PAGE_LIMIT: u32 = 100;
 const REPLAYED_HEADER: &str = "idempotent-replayed";
 
 /// A credit or debit as Wellflow recorded it.
@@ -168,6 +193,43 @@ struct TransferResponseBody {
     balance: String,
 }
 
+/// One transaction of an account, as Wellflow lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedTransaction {
+    pub transaction_id: String,
+    /// `credit` or `debit`.
+    pub kind: referral_core::bonus::MoveKind,
+    pub amount: Decimal,
+    /// `None` for a transaction made without a key.
+    pub idempotency_key: Option<String>,
+    /// RFC 3339, Wellflow's clock.
+    pub created_at: String,
+}
+
+/// One page of an account's transactions, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct TransactionPage {
+    pub transactions: Vec<ListedTransaction>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TransactionsResponseBody {
+    transactions: Vec<ListedTransactionBody>,
+    #[serde(default)]
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ListedTransactionBody {
+    transaction_id: String,
+    kind: String,
+    amount: String,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+    created_at: String,
+}
+
 #[derive(Deserialize)]
 struct BalanceResponseBody {
     balance: String,
@@ -261,6 +323,34 @@ impl WellflowClient {
         let success = self.send("balance", account_id, None, request).await?;
         let body: BalanceResponseBody = self.parse_json(&success.body)?;
         parse_money(&body.balance, "balance").map_err(|err| self.log_bad_response("balance", account_id, err))
+    }
+
+    /// The account's transactions applied in `[from, to)` (RFC 3339), one page (see the module
+    /// doc for the assumed endpoint). Read-only: safe to retry.
+    pub async fn transactions(
+        &self,
+        account_id: &str,
+        from: &str,
+        to: &str,
+        cursor: Option<&str>,
+    ) -> Result<TransactionPage, WellflowError> {
+        let mut url = self.account_url(account_id, Some("transactions"))?;
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("from", from).append_pair("to", to).append_pair("limit", &LIST_PAGE_LIMIT.to_string());
+            if let Some(cursor) = cursor {
+                query.append_pair("cursor", cursor);
+            }
+        }
+        let success = self.send("transactions", account_id, None, self.http.get(url)).await?;
+        let body: TransactionsResponseBody = self.parse_json(&success.body)?;
+        let transactions = body
+            .transactions
+            .into_iter()
+            .map(check_listed)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| self.log_bad_response("transactions", account_id, err))?;
+        Ok(TransactionPage { transactions, next_cursor: body.next_cursor.filter(|c| !c.is_empty()) })
     }
 
     async fn transfer(
@@ -452,6 +542,39 @@ impl referral_core::ports::Ledger for WellflowClient {
     }
 }
 
+/// Wellflow's books as the core's reconciliation reads them.
+impl referral_core::ports::LedgerHistory for WellflowClient {
+    async fn transactions(
+        &self,
+        account: &referral_core::domain::UserId,
+        from: &str,
+        to: &str,
+        cursor: Option<&str>,
+    ) -> Result<referral_core::ports::LedgerPage, referral_core::ports::LedgerError> {
+        let page = WellflowClient::transactions(self, account.as_str(), from, to, cursor).await.map_err(|err| {
+            referral_core::ports::LedgerError {
+                kind: err.failure_kind(),
+                code: err.code().to_string(),
+                message: err.to_string(),
+            }
+        })?;
+        Ok(referral_core::ports::LedgerPage {
+            entries: page
+                .transactions
+                .into_iter()
+                .map(|t| referral_core::ports::LedgerEntry {
+                    transaction_id: t.transaction_id,
+                    idempotency_key: t.idempotency_key,
+                    kind: t.kind,
+                    amount: crate::domain::Usd::from_decimal_exact(t.amount),
+                    at: t.created_at,
+                })
+                .collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+}
+
 impl WellflowError {
     /// What the failure means for the money: `Refused` only when Wellflow (or this client,
     /// before sending) definitely did not apply it and retrying will not help by itself;
@@ -557,6 +680,30 @@ fn check_transfer(
         )));
     }
     Ok(Transfer { transaction_id: response.transaction_id, amount: recorded_amount, balance, replayed })
+}
+
+/// Checks one listed transaction: a known kind, an amount > 0 with at most two decimals.
+fn check_listed(t: ListedTransactionBody) -> Result<ListedTransaction, WellflowError> {
+    use referral_core::bonus::MoveKind;
+    let kind = match t.kind.as_str() {
+        "credit" => MoveKind::Credit,
+        "debit" => MoveKind::Debit,
+        other => return Err(WellflowError::InvalidResponse(format!("unknown kind {:?}", truncate(other, 20)))),
+    };
+    let amount = parse_money(&t.amount, "amount")?;
+    if amount <= Decimal::ZERO || amount.normalize().scale() > 2 {
+        return Err(WellflowError::InvalidResponse(format!("listed amount {amount} is not a positive cent amount")));
+    }
+    if t.transaction_id.is_empty() || t.created_at.is_empty() {
+        return Err(WellflowError::InvalidResponse("listed transaction without id or time".into()));
+    }
+    Ok(ListedTransaction {
+        transaction_id: t.transaction_id,
+        kind,
+        amount,
+        idempotency_key: t.idempotency_key,
+        created_at: t.created_at,
+    })
 }
 
 enum BodyError {

@@ -193,3 +193,62 @@ async fn client_debug_never_shows_the_key() {
     assert!(!debug.contains(API_KEY), "{debug}");
     assert!(debug.contains("127.0.0.1"), "{debug}");
 }
+
+#[tokio::test]
+async fn the_listing_pages_through_an_accounts_window_as_the_ledger_history_port() {
+    use referral_core::bonus::MoveKind;
+    use referral_core::ports::LedgerHistory;
+    let (fake, client) = setup(Duration::from_secs(5)).await;
+    let pages = adapters::wellflow::LIST_PAGE_LIMIT as usize;
+    for i in 0..pages + 5 {
+        fake.edit(fake_wellflow::LedgerEdit::Insert {
+            account_id: "user-1".into(),
+            kind: fake_wellflow::Kind::Credit,
+            amount: "0.01".into(),
+            idempotency_key: Some(format!("ref:auto:p{i:03}")),
+            created_at: Some(format!("2026-11-25T09:{:02}:{:02}Z", i / 60, i % 60)),
+        })
+        .unwrap();
+    }
+    client.debit("user-1", dec!(1.25), "ref:auto:p000#debit-2", "").await.unwrap();
+    client.credit("other", dec!(1), "ref:auto:q", "").await.unwrap();
+    fake.edit(fake_wellflow::LedgerEdit::Insert {
+        account_id: "user-1".into(),
+        kind: fake_wellflow::Kind::Debit,
+        amount: "3.00".into(),
+        idempotency_key: None,
+        created_at: Some("2026-11-25T09:59:00Z".into()),
+    })
+    .unwrap();
+
+    let user = referral_core::domain::UserId::parse("user-1").unwrap();
+    let (from, to) = ("2026-11-25T09:00:00.000Z", "2026-11-25T10:00:00.000Z");
+    let first = LedgerHistory::transactions(&client, &user, from, to, None).await.unwrap();
+    assert_eq!(first.entries.len(), pages);
+    assert_eq!(first.entries[0].idempotency_key.as_deref(), Some("ref:auto:p000"));
+    assert_eq!(
+        (first.entries[0].kind, first.entries[0].amount),
+        (MoveKind::Credit, referral_core::domain::Usd::cents(1))
+    );
+    let rest = LedgerHistory::transactions(&client, &user, from, to, first.next_cursor.as_deref()).await.unwrap();
+    assert_eq!((rest.entries.len(), rest.next_cursor.as_ref()), (6, None), "5 credits and the console debit");
+    let console = rest.entries.last().unwrap();
+    assert_eq!(
+        (console.idempotency_key.as_ref(), console.kind, console.at.as_str()),
+        (None, MoveKind::Debit, "2026-11-25T09:59:00.000Z")
+    );
+    // Outside the window: the debit just made (now), the other account's credit.
+    let now = client.transactions("user-1", "2026-11-25T10:00:00Z", "2100-01-01T00:00:00Z", None).await.unwrap();
+    assert_eq!(
+        now.transactions.iter().map(|t| t.idempotency_key.as_deref()).collect::<Vec<_>>(),
+        [Some("ref:auto:p000#debit-2")]
+    );
+
+    fake.set_fault(Fault::Unavailable);
+    let err = LedgerHistory::transactions(&client, &user, from, to, None).await.unwrap_err();
+    assert_eq!((err.kind, err.code.as_str()), (referral_core::bonus::FailureKind::Unknown, "wellflow_5xx"));
+    fake.set_fault(Fault::Ok);
+    let bad = client.transactions("user-1", "yesterday", to, None).await.unwrap_err();
+    assert!(matches!(bad, WellflowError::Rejected { status: 400, .. }), "{bad}");
+    assert_key_not_shown(&bad);
+}

@@ -1,6 +1,7 @@
-//! The ports the use cases need besides the store (`crate::store`): Wellflow as a ledger,
-//! the retry queue and the partner event queue. Adapters implement them (`adapters::wellflow`,
-//! `adapters::queues`); the simulation implements them in memory with fault injection.
+//! The ports the use cases need besides the store (`crate::store`): Wellflow as a ledger (and
+//! its transaction history, for reconciliation), the retry queue and the partner event queue.
+//! Adapters implement them (`adapters::wellflow`, `adapters::queues`); the simulation
+//! implements them in memory with fault injection.
 
 use std::future::Future;
 
@@ -53,6 +54,40 @@ impl std::fmt::Display for LedgerError {
 /// Wellflow, as the rules see it.
 pub trait Ledger: Send + Sync {
     fn transfer(&self, request: &TransferRequest<'_>) -> impl Future<Output = Result<Transfer, LedgerError>> + Send;
+}
+
+/// One transaction on a referrer's Wellflow account, as Wellflow lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub transaction_id: String,
+    /// The `Idempotency-Key` it was applied with; `None` for a transaction made without one
+    /// (e.g. by hand in Wellflow's console).
+    pub idempotency_key: Option<String>,
+    pub kind: MoveKind,
+    pub amount: Usd,
+    /// When Wellflow applied it (RFC 3339, Wellflow's clock).
+    pub at: String,
+}
+
+/// One page of an account's transactions, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LedgerPage {
+    pub entries: Vec<LedgerEntry>,
+    /// Opaque; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Wellflow's books, as reconciliation reads them (`usecases::reconcile`).
+pub trait LedgerHistory: Send + Sync {
+    /// The transactions Wellflow applied on `account` in `[from, to)` (RFC 3339), oldest first,
+    /// one page at a time (`cursor` = the previous page's `next_cursor`).
+    fn transactions(
+        &self,
+        account: &UserId,
+        from: &str,
+        to: &str,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<LedgerPage, LedgerError>> + Send;
 }
 
 /// Where another Wellflow attempt for a bonus is scheduled (after a backoff that grows with

@@ -18,7 +18,13 @@
 //! * every bonus settled; its history complete (one entry per version) and ordered;
 //! * the KPI aggregates (earnings total, per day, per month, counts), the month volumes and
 //!   the active-user buckets equal what the ledger and the rows say;
-//! * every outbox message delivered.
+//! * every outbox message delivered;
+//! * a full reconciliation pass (`usecases::reconcile`) finds nothing, and matches every
+//!   transaction in Wellflow's books. Then, for about a third of the seeds, Wellflow's books
+//!   are tampered with — a credit or debit removed, an amount changed, a manual adjustment
+//!   with our prefix, a dropped (void) move applied after all — and the passes must find
+//!   exactly that drift, classified right, heal it where the rule says it is safe (after which
+//!   every invariant above holds again), and leave the rest open for an admin.
 //!
 //! A failure prints its seed; `SIM_SEED=<n>` replays exactly that schedule. `make sim
 //! SEEDS=<n>` runs any number (`SIM_SEEDS`, from `SIM_SEED_START`). Seeds that found bugs
@@ -35,14 +41,18 @@ use std::time::Instant;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use referral_core::bonus::{BonusPolicy, BonusStatus, MoveState};
+use referral_core::bonus::reconcile::{DriftKind, FindingStatus};
+use referral_core::bonus::{BonusPolicy, BonusStatus, MoveKind, MoveState};
+use referral_core::clock::Clock;
 use referral_core::domain::{PartnerEventType, PaymentId, Rate, RateTier, RateTiers, Usd, UserId};
 use referral_core::payment::{PaymentEvent, PaymentEventKind};
+use referral_core::store::PassKind;
 use referral_core::usecases::moderation::{self, ModerationOutcome};
 use referral_core::usecases::payment_events::handle_payment_event;
+use referral_core::usecases::reconcile::{self, Budget, ReconcileConfig, ResolveOutcome};
 use referral_core::usecases::{holding, outbox, settle, sweep};
 use rust_decimal::Decimal;
-use support::executor::Executor;
+use support::executor::{block_on, Executor};
 use support::world::{empty_profile, epoch, payment_of_key, Faults, MemQueue, World};
 use support::{billing, pid, user};
 
@@ -493,7 +503,9 @@ fn run_seed(seed: u64) -> (usize, u64) {
             world.queue.lock().unwrap().retries.len()
         );
     }
-    check(seed, &plan, &world, &run.observed.borrow().rejected);
+    let rejected = run.observed.borrow().rejected.clone();
+    check(seed, &plan, &world, &rejected);
+    reconcile_check(seed, &plan, &mut run, &mut rng, &rejected);
     (plan.actions.len(), run.steps)
 }
 
@@ -559,7 +571,9 @@ fn check(seed: u64, plan: &Plan, world: &World, rejected: &BTreeSet<PaymentId>) 
             ctx(&format!("{} history order", bonus.bonus_key))
         );
         let applied = bonus.ledger.moves().iter().filter(|m| m.state == MoveState::Applied).count();
-        let recorded = bonus.history.iter().filter(|h| h.change.ends_with("_applied")).count();
+        // A move re-issued by reconciliation (Wellflow lost it) is recorded applied twice.
+        let recorded = bonus.history.iter().filter(|h| h.change.ends_with("_applied")).count()
+            - bonus.history.iter().filter(|h| h.change == "reissued").count();
         assert_eq!(applied, recorded, "{}", ctx(&format!("{} applied moves vs history", bonus.bonus_key)));
         for m in bonus.ledger.moves().iter().filter(|m| m.state == MoveState::Applied) {
             let t =
@@ -610,6 +624,172 @@ fn check(seed: u64, plan: &Plan, world: &World, rejected: &BTreeSet<PaymentId>) 
     }
 }
 
+/// How Wellflow's books were tampered with after a schedule settled.
+#[derive(Debug, Clone)]
+enum Tamper {
+    /// A transaction is gone from Wellflow's books (and from its idempotency memory).
+    Remove { key: String, kind: MoveKind },
+    /// A transaction's amount was changed by a cent.
+    Amount { key: String },
+    /// Someone booked a credit with our prefix by hand.
+    Manual { key: String, account: UserId },
+    /// A move we dropped (void) was applied after all.
+    LateVoid { key: String },
+}
+
+/// Tamper kinds exercised over the whole run (printed at the end).
+static TAMPERED: [std::sync::atomic::AtomicU64; 5] = [const { std::sync::atomic::AtomicU64::new(0) }; 5];
+
+/// Reconciliation on the settled world (see the module doc).
+fn reconcile_check(seed: u64, plan: &Plan, run: &mut Run, rng: &mut StdRng, rejected: &BTreeSet<PaymentId>) {
+    let world = run.world.clone();
+    let ctx = |what: &str| format!("seed {seed}: reconciliation: {what}");
+    let cfg = ReconcileConfig { confirm_credit_after: time::Duration::minutes(30), ..ReconcileConfig::default() };
+    let pass = |world: &Arc<World>| {
+        world.clock.advance(cfg.lag + cfg.skew + time::Duration::minutes(1));
+        let b = billing(&world.process(), &plan.policy);
+        let budget = Budget { deadline: world.clock.now() + time::Duration::minutes(10), max_pages: usize::MAX };
+        let report = block_on(reconcile::run_pass(&b, &cfg, PassKind::Daily, true, budget)).expect("the pass runs");
+        assert!(report.done, "{}", ctx("one invocation finishes the pass"));
+        report
+    };
+
+    let clean = pass(&world);
+    let (transactions, active) =
+        (world.ledger.lock().unwrap().by_key.len(), world.store.lock().unwrap().activity.len());
+    assert_eq!(clean.findings, Vec::<String>::new(), "{}", ctx("a settled world has no drift"));
+    assert_eq!(clean.matched as usize, transactions, "{}", ctx("every Wellflow transaction matched"));
+    assert_eq!(clean.referrers as usize, active, "{}", ctx("every active referrer reconciled"));
+    if !rng.random_bool(0.35) {
+        return;
+    }
+
+    // One drift, of a kind this world allows.
+    let tamper = {
+        let ledger = world.ledger.lock().unwrap();
+        let state = world.store.lock().unwrap();
+        let mut options: Vec<Tamper> = Vec::new();
+        let pick = |kind: MoveKind, rng: &mut StdRng| {
+            let keys: Vec<&String> = ledger.by_key.iter().filter(|(_, t)| t.kind == kind).map(|(k, _)| k).collect();
+            (!keys.is_empty()).then(|| keys[rng.random_range(0..keys.len())].clone())
+        };
+        for kind in [MoveKind::Credit, MoveKind::Debit] {
+            if let Some(key) = pick(kind, rng) {
+                options.push(Tamper::Remove { key: key.clone(), kind });
+                options.push(Tamper::Amount { key });
+            }
+        }
+        // Only active referrers are reconciled (a manual adjustment on an account with no move
+        // of ours in 35 days is out of reach by design: README, reconciliation).
+        if let Some(b) = state.bonuses.values().find(|b| state.activity.contains_key(&b.referrer_id)) {
+            options.push(Tamper::Manual { key: format!("{}#manual-1", b.bonus_key), account: b.referrer_id.clone() });
+        }
+        let voids: Vec<String> = state
+            .bonuses
+            .values()
+            .flat_map(|b| b.ledger.moves().iter().filter(|m| m.state == MoveState::Void).map(|m| m.key.clone()))
+            .collect();
+        if !voids.is_empty() {
+            // Rare (a refusal, then a change of target an hour later): taken whenever possible.
+            options = vec![Tamper::LateVoid { key: voids[rng.random_range(0..voids.len())].clone() }];
+        }
+        if options.is_empty() {
+            return;
+        }
+        options.swap_remove(rng.random_range(0..options.len()))
+    };
+    let now = referral_core::clock::rfc3339(world.clock.now());
+    let (expected_kind, healable, index) = {
+        let mut ledger = world.ledger.lock().unwrap();
+        match &tamper {
+            Tamper::Remove { key, kind } => {
+                ledger.remove(key).expect("listed");
+                match kind {
+                    MoveKind::Credit => (DriftKind::MissingCredit, true, 0),
+                    MoveKind::Debit => (DriftKind::MissingDebit, true, 1),
+                }
+            }
+            Tamper::Amount { key } => {
+                let t = ledger.remove(key).expect("listed");
+                ledger.insert(key, t.kind, &t.account, t.amount + Usd::cents(1), &t.at);
+                (DriftKind::AmountDiffers, false, 2)
+            }
+            Tamper::Manual { key, account } => {
+                ledger.insert(key, MoveKind::Credit, account, Usd::cents(1_000), &now);
+                (DriftKind::UnknownTransaction, false, 3)
+            }
+            Tamper::LateVoid { key } => {
+                let state = world.store.lock().unwrap();
+                let (b, m) = state
+                    .bonuses
+                    .values()
+                    .find_map(|b| b.ledger.moves().iter().find(|m| &m.key == key).map(|m| (b, m)))
+                    .expect("the void move");
+                ledger.insert(key, m.kind, &b.referrer_id, m.amount, &now);
+                (DriftKind::UnknownTransaction, true, 4)
+            }
+        }
+    };
+    TAMPERED[index].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+
+    let first = pass(&world);
+    assert_eq!(first.findings.len(), 1, "{}", ctx(&format!("{tamper:?} is found once: {first:?}")));
+    assert_eq!(first.new_findings, 1, "{}", ctx("a new finding"));
+    let id = first.findings[0].clone();
+    let finding = world.store.lock().unwrap().findings.get(&id).cloned().expect("stored");
+    assert_eq!(finding.kind, expected_kind, "{}", ctx(&format!("{tamper:?} classified: {finding:#?}")));
+    // A missing credit waits for a confirmed second sighting; a second pass finds the same one.
+    let second = pass(&world);
+    let missing_credit = expected_kind == DriftKind::MissingCredit;
+    if missing_credit {
+        assert_eq!((first.healed, second.healed), (0, 0), "{}", ctx("not healed before confirmation"));
+        world.clock.advance(cfg.confirm_credit_after);
+        let third = pass(&world);
+        assert_eq!(third.healed, 1, "{}", ctx("healed once confirmed"));
+    } else if healable {
+        assert_eq!(first.healed, 1, "{}", ctx("healed on the first sighting"));
+        assert_eq!(second.findings, Vec::<String>::new(), "{}", ctx("gone after the heal"));
+    } else {
+        assert_eq!((first.healed, second.findings.clone()), (0, vec![id.clone()]), "{}", ctx("open, same finding"));
+        let stored = world.store.lock().unwrap().findings.get(&id).cloned().expect("stored");
+        assert_eq!((stored.status, stored.seen_count), (FindingStatus::Open, 2), "{}", ctx("seen twice, one finding"));
+    }
+    if healable {
+        // The heal's own follow-ups (partner events, a compensating move) settle as usual.
+        let steps = run.drive(rng, Vec::new());
+        run.steps += steps;
+        let stored = world.store.lock().unwrap().findings.get(&id).cloned().expect("stored");
+        assert_eq!(
+            (stored.status, stored.resolved_by.as_deref()),
+            (FindingStatus::Resolved, Some(referral_core::bonus::reconcile::ACTOR)),
+            "{}",
+            ctx("resolved by the heal")
+        );
+    } else {
+        // The admin fixes Wellflow's books by hand and closes the finding with a note.
+        {
+            let mut ledger = world.ledger.lock().unwrap();
+            match &tamper {
+                Tamper::Amount { key } => {
+                    let t = ledger.remove(key).expect("listed");
+                    ledger.insert(key, t.kind, &t.account, t.amount - Usd::cents(1), &t.at);
+                }
+                Tamper::Manual { key, .. } => {
+                    ledger.remove(key).expect("listed");
+                }
+                _ => unreachable!(),
+            }
+        }
+        let b = billing(&world.process(), &plan.policy);
+        let outcome = block_on(reconcile::resolve_finding(&b.store, &id, "admin:sim", "fixed in Wellflow", &now));
+        assert!(matches!(outcome, Ok(ResolveOutcome::Resolved(_))), "{}", ctx(&format!("resolved: {outcome:?}")));
+    }
+    check(seed, plan, &world, rejected);
+    let last = pass(&world);
+    assert_eq!(last.findings, Vec::<String>::new(), "{}", ctx("clean again"));
+    assert_eq!(last.open_findings, 0, "{}", ctx("nothing left open"));
+}
+
 fn run_reporting(seed: u64) -> (usize, u64) {
     match std::panic::catch_unwind(|| run_seed(seed)) {
         Ok(stats) => stats,
@@ -643,6 +823,11 @@ fn simulation() {
         }
     }
     let secs = started.elapsed().as_secs_f64();
+    let tampered: Vec<u64> = TAMPERED.iter().map(|n| n.load(std::sync::atomic::Ordering::Relaxed)).collect();
+    println!(
+        "reconciliation: every settled schedule clean; tampered and found: {} removed credits, {} removed debits, {} changed amounts, {} manual adjustments, {} late-applied void moves",
+        tampered[0], tampered[1], tampered[2], tampered[3], tampered[4]
+    );
     println!(
         "simulation: {} schedules in {secs:.2} s ({:.0} schedules/s), {actions} actions, {steps} steps; largest: seed {} with {} actions, {} steps",
         seeds.len(),

@@ -9,60 +9,15 @@
 
 use std::collections::HashMap;
 
-use adapters::aws::SdkConfig;
 use adapters::domain::BonusPolicy;
 use fake_wellflow::Fault;
 use integration_tests::billing::{BillingHarness, REFERRER_IP, WEBHOOK_SECRET};
-use integration_tests::iam::{self, Names, Recorder};
+use integration_tests::body_json;
+use integration_tests::iam::Recording;
 use integration_tests::issuer::LocalIssuer;
 use integration_tests::requests::request;
-use integration_tests::stack::TestStack;
-use integration_tests::{body_json, workspace_root};
 use lambda_http::Body;
 use serde_json::json;
-
-/// An SDK config whose every request is recorded, on `stack`'s moto.
-struct Recording {
-    sdk: SdkConfig,
-    recorder: Recorder,
-}
-
-impl Recording {
-    fn new(stack: &TestStack) -> Recording {
-        let p = &stack.provisioned;
-        let names = Names {
-            tables: [(stack.table().to_string(), "ReferralsTable".to_string())].into(),
-            queues: p
-                .queue_urls
-                .iter()
-                .map(|(logical, url)| (url.rsplit('/').next().unwrap_or(url).to_string(), logical.clone()))
-                .collect(),
-            secrets: p.secret_arns.iter().map(|(logical, arn)| (arn.clone(), logical.clone())).collect(),
-        };
-        let recorder = Recorder::new(adapters::aws::https_client(), names);
-        let sdk = local_stack::local_sdk_config(&stack.endpoint).to_builder().http_client(recorder.clone()).build();
-        Recording { sdk, recorder }
-    }
-
-    /// Panics with the difference unless `function`'s code used exactly what its policy grants.
-    fn assert_policy_of(&self, function: &str) {
-        let template = std::fs::read_to_string(workspace_root().join("template.yaml")).expect("template.yaml");
-        let policies = iam::template_policies(&template).unwrap_or_else(|e| panic!("template.yaml: {e}"));
-        let granted = policies.get(function).unwrap_or_else(|| panic!("no function {function} in template.yaml"));
-        let used = self.recorder.used();
-        assert!(!used.is_empty(), "{function}: nothing recorded (is the SDK config the recording one?)");
-        if let Err(diff) = iam::compare(function, &used, granted) {
-            panic!("{diff}\nused: {used:#?}");
-        }
-        // The comparison has teeth: without any one of its grants the function is refused a call.
-        for grant in granted.iter().filter(|g| g.action != "secretsmanager:DescribeSecret") {
-            let mut fewer = granted.clone();
-            fewer.remove(grant);
-            let err = iam::compare(function, &used, &fewer).expect_err("a missing grant is caught");
-            assert!(err.contains("without permission: [") && !err.contains("without permission: []"), "{err}");
-        }
-    }
-}
 
 /// The function's environment on this stack (names and ARNs, never a value) plus `extra`.
 fn env(h: &BillingHarness, extra: &[(&str, &str)]) -> HashMap<String, String> {

@@ -14,6 +14,7 @@ mod openapi;
 mod operations;
 mod partner_api;
 mod partner_webhooks;
+mod reconcile;
 mod redirect;
 mod reliability;
 mod retry;

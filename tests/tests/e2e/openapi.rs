@@ -330,6 +330,60 @@ async fn every_documented_operation_answers_as_documented() {
         c.check(path, &method.to_lowercase(), resp.status().as_u16(), Some(&body));
     }
 
+    // Reconciliation findings: a manual adjustment with our prefix on alice's Wellflow account.
+    h.tamper(fake_wellflow::LedgerEdit::Insert {
+        account_id: "alice".into(),
+        kind: fake_wellflow::Kind::Credit,
+        amount: "1.00".into(),
+        idempotency_key: Some("ref:auto:oa1#manual-1".into()),
+        created_at: None,
+    });
+    let report = h.reconcile(referral_core::store::PassKind::Hourly).await;
+    assert_eq!((report.new_findings, report.sightings), (1, 1), "only the manual adjustment: {report:?}");
+    let finding = report.findings[0].clone();
+    let resolve = format!("/admin/reconciliation/{finding}/resolve");
+    let note = Some(json!({"note": "goodwill credit, ticket 12"}));
+    let recon_calls: Vec<(&str, &str, String, Option<Value>, u16)> = vec![
+        ("/admin/reconciliation", "get", "/admin/reconciliation".into(), None, 200),
+        ("/admin/reconciliation", "get", "/admin/reconciliation?status=closed".into(), None, 400),
+        ("/admin/reconciliation", "get", "/admin/reconciliation?cursor=bogus".into(), None, 400),
+        ("/admin/reconciliation/{finding_id}/resolve", "post", resolve.clone(), Some(json!({"note": " "})), 400),
+        (
+            "/admin/reconciliation/{finding_id}/resolve",
+            "post",
+            "/admin/reconciliation/x/resolve".into(),
+            note.clone(),
+            400,
+        ),
+        (
+            "/admin/reconciliation/{finding_id}/resolve",
+            "post",
+            "/admin/reconciliation/rf_000000000000000000000000/resolve".into(),
+            note.clone(),
+            404,
+        ),
+        ("/admin/reconciliation/{finding_id}/resolve", "post", resolve.clone(), note.clone(), 200),
+        ("/admin/reconciliation/{finding_id}/resolve", "post", resolve, note, 409),
+        ("/admin/reconciliation", "get", "/admin/reconciliation?status=resolved&limit=1".into(), None, 200),
+    ];
+    for (path, method, uri, body, status) in recon_calls {
+        let resp = h.admin_call(&method.to_uppercase(), &uri, Some(&admin), body).await;
+        let value = body_json(&resp);
+        assert_eq!(resp.status().as_u16(), status, "{method} {uri}: {value}");
+        if status == 200 && method == "get" {
+            assert_eq!(value["items"].as_array().map(Vec::len), Some(1), "the item schema is exercised: {value}");
+        }
+        c.check(path, method, status, Some(&value));
+    }
+    for path in ["/admin/reconciliation", "/admin/reconciliation/{finding_id}/resolve"] {
+        let uri = path.replace("{finding_id}", &finding);
+        let method = if path.ends_with("resolve") { "post" } else { "get" };
+        let resp = h.admin_call(&method.to_uppercase(), &uri, Some(&token("alice", None, 600)), None).await;
+        c.check(path, method, resp.status().as_u16(), Some(&body_json(&resp)));
+        let resp = h.admin_call(&method.to_uppercase(), &uri, None, None).await;
+        c.check(path, method, resp.status().as_u16(), Some(&body_json(&resp)));
+    }
+
     // Every documented operation was exercised.
     let documented: BTreeSet<(String, String)> = c.doc["paths"]
         .as_object()

@@ -20,6 +20,17 @@
 //! | user's API key listing    | `USER#<user_id>`            | `APIKEY#<key_id>` |                                |                                     |
 //! | user's active key count   | `USER#<user_id>`            | `APIKEYS`       |                                  |                                     |
 //! | user's campaign listing   | `USER#<user_id>`            | `CAMPAIGN#<name>` |                                |                                     |
+//! | referrer activity marker (TTL 40 d) | `RECON#ACTIVE#<shard>`, shard in 0..[`ACTIVITY_SHARDS`] (64) | `<referrer_id>` (`last_at`) | |                   |
+//! | reconciliation finding    | `RECON#FINDING#<finding_id>` | `FINDING`      | `RECON#open` / `RECON#resolved`, `<first seen / resolved at>#<id>` | |
+//! | reconciliation pass state | `RECON#PASS`                | `hourly` / `daily` |                              |                                     |
+//!
+//! **Reconciliation** (`referral_core::usecases::reconcile`): every commit that plans a Wellflow
+//! move also `SET`s `last_at` on the referrer's activity marker (`bonus::Effect::Activity`), one
+//! small item per referrer spread over [`ACTIVITY_SHARDS`] partitions, expiring 40 days after
+//! the referrer's last move (`expires_at`). A pass lists the referrers active since an instant
+//! with one `Query` per shard (`FilterExpression last_at >= :since`): its read cost is bounded
+//! by the referrers active in the last 40 days, never by the table. Findings are rare; they sit
+//! in one GSI1 partition per status (`RECON#open`, `RECON#resolved`), unsharded.
 //!
 //! GSI3 (leaderboard, KEYS_ONLY): `LBPK` (S) = `LB#all#<shard>` on `STATS`,
 //! `LB#<yyyy-mm>#<shard>` on `STATS#<yyyy-mm>` (shard by referrer, [`LEADERBOARD_SHARDS`]);
@@ -232,3 +243,50 @@ pub fn rate_window_sk(minute: i64) -> String {
 pub fn campaign_sk(name: &CampaignName) -> String {
     format!("{CAMPAIGN_PREFIX}{name}")
 }
+
+// ---- Reconciliation with Wellflow. ----
+
+/// Partitions of the referrer activity markers. Every commit that plans a Wellflow move
+/// writes one (2 WRU in the transaction), and a referrer's marker always lives in one shard:
+/// at 10,000 credited top-ups/s the most popular referrer alone puts 500 WCU/s on its shard
+/// (its 250/s ceiling), and the others add ~265 over 64 shards — under the 1,000 a partition
+/// takes (the scale model, `scale_model.rs`, computes it; 32 shards would reach 1,000). A pass
+/// reads every shard (one `Query` each, more past a page).
+pub const ACTIVITY_SHARDS: u32 = 64;
+
+/// `RECON#ACTIVE#<shard>`: the partition of a referrer's activity marker.
+pub fn activity_pk(referrer: &UserId) -> String {
+    activity_partition((fnv1a(referrer.as_str()) % u64::from(ACTIVITY_SHARDS)) as u32)
+}
+
+pub const ACTIVITY_PREFIX: &str = "RECON#ACTIVE#";
+
+pub fn activity_partition(shard: u32) -> String {
+    format!("{ACTIVITY_PREFIX}{shard}")
+}
+
+pub const SK_FINDING: &str = "FINDING";
+pub const GSI1_FINDINGS: &str = "RECON";
+
+/// `RECON#FINDING#<finding_id>`.
+pub fn finding_pk(id: &str) -> String {
+    format!("RECON#FINDING#{id}")
+}
+
+/// `RECON#open` / `RECON#resolved`: the one GSI1 partition of the findings with that status.
+pub fn findings_gsi1_pk(status: referral_core::bonus::reconcile::FindingStatus) -> String {
+    format!("{GSI1_FINDINGS}#{}", status.as_str())
+}
+
+/// Where a finding sits in GSI1: by status, newest first (first sighting while open,
+/// resolution once resolved).
+pub fn finding_gsi1(finding: &referral_core::bonus::reconcile::Finding) -> (String, String) {
+    use referral_core::bonus::reconcile::FindingStatus;
+    let at = match finding.status {
+        FindingStatus::Open => &finding.first_seen_at,
+        FindingStatus::Resolved => finding.resolved_at.as_ref().unwrap_or(&finding.last_seen_at),
+    };
+    (findings_gsi1_pk(finding.status), format!("{at}#{}", finding.finding_id))
+}
+
+pub const PASS_PK: &str = "RECON#PASS";

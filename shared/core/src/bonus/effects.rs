@@ -17,6 +17,7 @@ pub enum Effect {
     /// The referrer context a top-up used from the payer's copy must still be current.
     ReferrerGuard(ReferrerGuard),
     Outbox(OutboxMessage),
+    Activity(Activity),
 }
 
 /// The write fails unless the referrer's `ctx_version` is still `ctx_version` (rate override
@@ -98,6 +99,21 @@ pub struct VelocityWindow {
     pub window: Vec<i64>,
     pub read_version: u64,
 }
+
+/// A new Wellflow move was planned for one of the referrer's bonuses: their Wellflow account
+/// is about to change. The store keeps one small marker per referrer with the latest such
+/// instant (overwritten, expiring after `ACTIVITY_RETENTION_DAYS`): the referrers that
+/// reconciliation passes walk (`usecases::reconcile`), read without a scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Activity {
+    pub referrer: UserId,
+    /// RFC 3339: when the move was planned.
+    pub at: String,
+}
+
+/// How long an activity marker outlives the referrer's last planned move: longer than the
+/// daily reconciliation pass looks back (35 days).
+pub const ACTIVITY_RETENTION_DAYS: i64 = 40;
 
 /// Something that must follow the money, delivered at least once after the transaction
 /// commits (transactional outbox).

@@ -43,7 +43,7 @@ impl MoveKind {
 }
 
 /// Where a move stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MoveState {
     /// Planned; Wellflow may or may not have applied it yet.
@@ -52,6 +52,16 @@ pub enum MoveState {
     Applied,
     /// Never applied (Wellflow refused it) and no longer needed.
     Void,
+}
+
+impl MoveState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MoveState::Pending => "pending",
+            MoveState::Applied => "applied",
+            MoveState::Void => "void",
+        }
+    }
 }
 
 /// How a failed Wellflow call left the move.
@@ -140,6 +150,14 @@ pub fn move_key(payment: &PaymentId, seq: u32, kind: MoveKind) -> String {
         (1, MoveKind::Credit) => base,
         (n, kind) => format!("{base}#{}-{n}", kind.as_str()),
     }
+}
+
+/// The payment whose bonus a Wellflow idempotency key belongs to: `ref:auto:<payment>` or
+/// `ref:auto:<payment>#…` (`#` never occurs in a payment id). `None` for any other key.
+pub fn payment_of_key(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix(super::KEY_PREFIX)?;
+    let payment = rest.split('#').next().unwrap_or(rest);
+    (!payment.is_empty()).then_some(payment)
 }
 
 /// The moves of one bonus.
@@ -243,6 +261,21 @@ impl Ledger {
         pending.last_failure = None;
         pending.settled_at = Some(now.to_string());
         Some(pending)
+    }
+
+    /// Wellflow's books do not hold move `seq`, recorded as applied (reconciliation): it is put
+    /// back in flight with its own key and amount, to be sent again. Only when nothing else is
+    /// in flight. `None` if `seq` is not applied or another move is in flight.
+    pub fn lost(&mut self, seq: u32) -> Option<&Move> {
+        if self.in_flight().is_some() {
+            return None;
+        }
+        let lost = self.moves.iter_mut().find(|m| m.seq == seq && m.state == MoveState::Applied)?;
+        lost.state = MoveState::Pending;
+        lost.transaction_id = None;
+        lost.last_failure = None;
+        lost.settled_at = None;
+        Some(lost)
     }
 
     /// Records a failed attempt of move `seq` (it stays in flight). `None` if not in flight.
@@ -357,6 +390,27 @@ mod tests {
         l.applied(2, "wf_2", "t5");
         assert_eq!(l.plan(&pid(), Usd::cents(300), "t6", "u"), Plan::Planned(3));
         assert_eq!(l.in_flight().unwrap().amount, Usd::cents(500), "debit what is too much");
+    }
+
+    #[test]
+    fn a_lost_move_goes_back_in_flight_with_its_own_key() {
+        let mut l = Ledger::default();
+        l.plan(&pid(), Usd::cents(500), "t1", "");
+        l.applied(1, "wf_1", "t2");
+        l.plan(&pid(), Usd::cents(300), "t3", "");
+        assert!(l.lost(1).is_none(), "not while another move is in flight");
+        l.applied(2, "wf_2", "t4");
+        assert!(l.lost(3).is_none() && l.lost(9).is_none(), "only applied moves");
+        let again = l.lost(2).expect("the debit was applied");
+        assert_eq!(
+            (again.key.as_str(), again.amount, again.state),
+            ("ref:auto:pay_1#debit-2", Usd::cents(200), MoveState::Pending)
+        );
+        assert_eq!(l.booked(), Usd::cents(500));
+        assert_eq!(l.plan(&pid(), Usd::cents(300), "t5", ""), Plan::Resolve(2), "re-sent, never re-planned");
+        assert_eq!(payment_of_key("ref:auto:pay_1#debit-2"), Some("pay_1"));
+        assert_eq!(payment_of_key("ref:auto:a:b"), Some("a:b"));
+        assert_eq!((payment_of_key("ref:manual:pay_1"), payment_of_key("ref:auto:")), (None, None));
     }
 
     #[test]

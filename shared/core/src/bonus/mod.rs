@@ -18,13 +18,17 @@ mod due;
 mod effects;
 mod ledger;
 mod policy;
+pub mod reconcile;
 mod status;
 
 use serde::{Deserialize, Serialize};
 
 pub use due::{bonus_due, Basis};
-pub use effects::{EarningsMove, Effect, OutboxMessage, PayerTopup, ReferrerGuard, VelocityWindow, VolumeMove};
-pub use ledger::{move_key, FailureKind, Ledger, Move, MoveFailure, MoveKind, MoveState, Plan};
+pub use effects::{
+    Activity, EarningsMove, Effect, OutboxMessage, PayerTopup, ReferrerGuard, VelocityWindow, VolumeMove,
+    ACTIVITY_RETENTION_DAYS,
+};
+pub use ledger::{move_key, payment_of_key, FailureKind, Ledger, Move, MoveFailure, MoveKind, MoveState, Plan};
 pub use policy::{BonusPolicy, Decision, HoldReason, TopupContext, MAX_HOLDING_DAYS};
 pub use status::BonusStatus;
 
@@ -42,10 +46,13 @@ pub const MAX_AUTO_ATTEMPTS: u32 = 200;
 /// late: until then a concurrent sender may still get it applied.
 pub const VOID_AFTER: time::Duration = time::Duration::hours(1);
 
+/// What every Wellflow idempotency key of ours starts with (`bonus_key`, `move_key`).
+pub const KEY_PREFIX: &str = "ref:auto:";
+
 /// The bonus key of a payment (row key and the first credit's Wellflow idempotency key).
 /// Built here and nowhere else.
 pub fn bonus_key(payment: &PaymentId) -> String {
-    format!("ref:auto:{payment}")
+    format!("{KEY_PREFIX}{payment}")
 }
 
 /// Whether the bonus may be paid.
@@ -75,8 +82,9 @@ pub struct HistoryEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<BonusStatus>,
     /// What happened: `created`, `refunded`, `disputed`, `dispute_won`, `dispute_lost`,
-    /// `approved`, `rejected`, `released`, `credit_applied`, `debit_applied`,
-    /// `credit_failed`, `debit_failed`.
+    /// `approved`, `rejected`, `released`, `replanned`, `credit_applied`, `debit_applied`,
+    /// `credit_failed`, `debit_failed`, `reissued` (reconciliation found an applied move
+    /// missing from Wellflow's books and sends it again).
     #[serde(default)]
     pub change: String,
     /// What the bonus is worth after the change.
@@ -379,6 +387,17 @@ impl Bonus {
         Some(next.finish(Some(self), Step::new(actor, now, label)))
     }
 
+    /// Reconciliation found that Wellflow does not hold move `seq`, which we recorded as
+    /// applied: it goes back in flight with its own key and amount (`Ledger::lost`) and is
+    /// sent again by the caller — Wellflow applies it now, or answers with the original if it
+    /// had it after all, so it is never paid twice. `None` if `seq` is not applied or another
+    /// move is in flight (one at a time: try again once that one is settled).
+    pub fn reissue_lost(&self, seq: u32, actor: &str, now: &str, note: &str) -> Option<Change> {
+        let mut next = self.clone();
+        next.ledger.lost(seq)?;
+        Some(next.finish(Some(self), Step::new(actor, now, "reissued").note(Some(note))))
+    }
+
     /// A Wellflow call for move `seq` failed. The move stays in flight; an unknown outcome
     /// schedules a retry (outbox). `None` if it is no longer in flight.
     pub fn record_failed(&self, seq: u32, failure: MoveFailure, actor: &str, now: &str) -> Option<Change> {
@@ -472,6 +491,10 @@ impl Bonus {
     /// The effects of going from `before` to `self`.
     fn effects_since(&self, before: &Bonus) -> Vec<Effect> {
         let mut effects = Vec::new();
+        if self.ledger.moves().len() > before.ledger.moves().len() {
+            effects
+                .push(Effect::Activity(Activity { referrer: self.referrer_id.clone(), at: self.updated_at.clone() }));
+        }
         let paid_delta = self.paid_amount.decimal() - before.paid_amount.decimal();
         if !paid_delta.is_zero() {
             let credited_at = self.credited_at.as_deref().unwrap_or(&self.updated_at);

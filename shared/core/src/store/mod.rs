@@ -6,6 +6,7 @@
 pub mod partner;
 pub mod payments;
 pub mod rate_tiers;
+pub mod reconcile;
 pub mod records;
 
 use std::future::Future;
@@ -16,6 +17,7 @@ use crate::domain::{BonusStatus, Rate, RefCode, UserId};
 pub use partner::{ApiKeys, Campaigns};
 pub use payments::{Commit, CommitOutcome, PaymentSnapshot, Payments, UnsettledQueries};
 pub use rate_tiers::{HoldingQueries, PutTiersOutcome, RateTierConfig, RateTierConfigs, ReferrerSnapshot};
+pub use reconcile::{ActiveReferrer, Findings, PassKind, PassState, Reconciliation};
 pub use records::{CodeRecord, DeliveryRecord, ReferrerCtx, UserProfile, WebhookEndpoint};
 
 #[derive(Debug, thiserror::Error)]

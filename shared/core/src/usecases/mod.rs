@@ -9,6 +9,7 @@
 //! | moderation | [`moderation::approve`], [`moderation::reject`] | admin |
 //! | holding release | [`holding::release_due`] | holding-release (scheduled) |
 //! | sweep | [`sweep::sweep_unsettled`] | failed-sweeper (scheduled) |
+//! | reconciliation with Wellflow | [`reconcile::run_pass`], [`reconcile::resolve_finding`] | reconcile (scheduled); admin |
 //! | outbox delivery | [`outbox::dispatch`] | outbox dispatcher (DynamoDB stream) |
 //! | attribution | [`attribution::attribute_signup`] | signup |
 
@@ -17,6 +18,7 @@ pub mod holding;
 pub mod moderation;
 pub mod outbox;
 pub mod payment_events;
+pub mod reconcile;
 pub mod settle;
 pub mod sweep;
 mod topup;

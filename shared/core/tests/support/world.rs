@@ -11,16 +11,18 @@ use std::sync::{Arc, Mutex};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use referral_core::bonus::reconcile::{Finding, FindingStatus};
 use referral_core::bonus::{Bonus, Effect, FailureKind, MoveKind, OutboxMessage};
 use referral_core::clock::{self, Clock};
 use referral_core::domain::{PaymentId, RateTiers, Usd, UserId};
 use referral_core::payment::PaymentRecord;
 use referral_core::ports::{
-    EventQueue, Ledger, LedgerError, PartnerEventMessage, RetryQueue, Transfer, TransferRequest,
+    EventQueue, Ledger, LedgerEntry, LedgerError, LedgerHistory, LedgerPage, PartnerEventMessage, RetryQueue, Transfer,
+    TransferRequest,
 };
 use referral_core::store::{
-    BonusQueries, Commit, CommitOutcome, HoldingQueries, Page, PaymentSnapshot, Payments, QueryError, ReferrerSnapshot,
-    StoreError, UnsettledQueries, UserProfile,
+    ActiveReferrer, BonusQueries, Commit, CommitOutcome, Findings, HoldingQueries, Page, PassKind, PassState,
+    PaymentSnapshot, Payments, QueryError, Reconciliation, ReferrerSnapshot, StoreError, UnsettledQueries, UserProfile,
 };
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
@@ -73,6 +75,10 @@ pub struct StoreState {
     /// Every outbox message ever committed.
     pub outbox_all: Vec<OutboxMessage>,
     pub rate_tiers: Option<RateTiers>,
+    /// Reconciliation: the referrers' activity markers (latest planned move), findings, passes.
+    pub activity: BTreeMap<UserId, String>,
+    pub findings: BTreeMap<String, Finding>,
+    pub passes: BTreeMap<&'static str, PassState>,
     /// Each bonus's referrer override at the instant the bonus was created.
     pub override_at_creation: BTreeMap<PaymentId, Option<referral_core::domain::Rate>>,
     pub commits: u64,
@@ -85,6 +91,8 @@ pub struct AppliedTransfer {
     pub account: UserId,
     pub amount: Usd,
     pub transaction_id: String,
+    /// When Wellflow applied it (the world's clock).
+    pub at: String,
 }
 
 #[derive(Debug, Default)]
@@ -111,7 +119,7 @@ impl LedgerState {
         self.by_key.keys().filter(|k| payment_of_key(k) == Some(payment.as_str())).cloned().collect()
     }
 
-    fn apply(&mut self, request: &TransferRequest<'_>) -> Result<Transfer, LedgerError> {
+    fn apply(&mut self, request: &TransferRequest<'_>, at: String) -> Result<Transfer, LedgerError> {
         if let Some(existing) = self.by_key.get(request.idempotency_key) {
             if existing.kind == request.kind
                 && &existing.account == request.account
@@ -132,6 +140,7 @@ impl LedgerState {
             account: request.account.clone(),
             amount: request.amount,
             transaction_id: format!("wf_tx_{}", self.next_tx),
+            at,
         };
         *self.balances.entry(request.account.clone()).or_default() += signed(&applied);
         let transfer = Transfer { transaction_id: applied.transaction_id.clone(), replayed: false };
@@ -148,8 +157,30 @@ fn signed(t: &AppliedTransfer) -> Decimal {
 }
 
 /// The payment a bonus key belongs to (`#` never occurs in payment ids).
-pub fn payment_of_key(key: &str) -> Option<&str> {
-    key.strip_prefix("ref:auto:").map(|rest| rest.split('#').next().unwrap_or(rest))
+pub use referral_core::bonus::payment_of_key;
+
+impl LedgerState {
+    /// Tampering, like a Wellflow incident or a hand edit: removes the transaction of `key`
+    /// (and Wellflow's memory of the key). Returns it.
+    pub fn remove(&mut self, key: &str) -> Option<AppliedTransfer> {
+        let t = self.by_key.remove(key)?;
+        *self.balances.entry(t.account.clone()).or_default() -= signed(&t);
+        Some(t)
+    }
+
+    /// Tampering: books a transaction directly (a manual adjustment, a late apply).
+    pub fn insert(&mut self, key: &str, kind: MoveKind, account: &UserId, amount: Usd, at: &str) {
+        self.next_tx += 1;
+        let t = AppliedTransfer {
+            kind,
+            account: account.clone(),
+            amount,
+            transaction_id: format!("wf_tx_{}", self.next_tx),
+            at: at.to_string(),
+        };
+        *self.balances.entry(account.clone()).or_default() += signed(&t);
+        self.by_key.insert(key.to_string(), t);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -353,7 +384,7 @@ fn conditions_hold(state: &StoreState, commit: &Commit) -> bool {
             }
             None => true,
         },
-        Effect::Earnings(_) | Effect::Outbox(_) => true,
+        Effect::Earnings(_) | Effect::Outbox(_) | Effect::Activity(_) => true,
     })
 }
 
@@ -406,6 +437,9 @@ fn apply_commit(state: &mut StoreState, commit: &Commit) {
             Effect::Outbox(m) => {
                 state.outbox.push(m.clone());
                 state.outbox_all.push(m.clone());
+            }
+            Effect::Activity(a) => {
+                state.activity.insert(a.referrer.clone(), a.at.clone());
             }
         }
     }
@@ -480,7 +514,8 @@ impl Payments for MemStore {
     }
 }
 
-fn page(mut items: Vec<Bonus>, limit: i32, cursor: Option<&str>) -> Result<Page<Bonus>, QueryError> {
+/// One page of `items` after `cursor` (an offset).
+fn page<T>(mut items: Vec<T>, limit: i32, cursor: Option<&str>) -> Result<Page<T>, QueryError> {
     let start: usize = match cursor {
         Some(c) => c.parse().map_err(|_| referral_core::store::CursorError)?,
         None => 0,
@@ -555,6 +590,82 @@ impl BonusQueries for MemStore {
     }
 }
 
+impl Reconciliation for MemStore {
+    async fn active_referrers(
+        &self,
+        since: &str,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<Page<ActiveReferrer>, QueryError> {
+        let active: Vec<ActiveReferrer> = self
+            .0
+            .store_op(|s| {
+                s.activity
+                    .iter()
+                    .filter(|(_, at)| at.as_str() >= since)
+                    .map(|(referrer, at)| ActiveReferrer { referrer: referrer.clone(), last_at: at.clone() })
+                    .collect()
+            })
+            .await?;
+        page(active, limit, cursor)
+    }
+
+    async fn referrer_bonuses(&self, referrer: &UserId) -> Result<Vec<Bonus>, StoreError> {
+        self.0.store_op(|s| s.bonuses.values().filter(|b| &b.referrer_id == referrer).cloned().collect()).await
+    }
+
+    async fn pass_state(&self, kind: PassKind) -> Result<Option<PassState>, StoreError> {
+        self.0.store_op(|s| s.passes.get(kind.as_str()).cloned()).await
+    }
+
+    async fn save_pass_state(&self, state: &PassState, expected: Option<u64>) -> Result<CommitOutcome, StoreError> {
+        self.0
+            .store_op(|s| {
+                let stored = s.passes.get(state.kind.as_str()).map(|p| p.version);
+                if stored != expected {
+                    return CommitOutcome::Conflict;
+                }
+                s.passes.insert(state.kind.as_str(), state.clone());
+                CommitOutcome::Committed
+            })
+            .await
+    }
+}
+
+impl Findings for MemStore {
+    async fn finding(&self, id: &str) -> Result<Option<Finding>, StoreError> {
+        self.0.store_op(|s| s.findings.get(id).cloned()).await
+    }
+
+    async fn save_finding(&self, finding: &Finding, expected: Option<u64>) -> Result<CommitOutcome, StoreError> {
+        self.0
+            .store_op(|s| {
+                let stored = s.findings.get(&finding.finding_id).map(|f| f.version);
+                if stored != expected {
+                    return CommitOutcome::Conflict;
+                }
+                s.findings.insert(finding.finding_id.clone(), finding.clone());
+                CommitOutcome::Committed
+            })
+            .await
+    }
+
+    async fn list_findings(
+        &self,
+        status: FindingStatus,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Finding>, QueryError> {
+        let items: Vec<Finding> =
+            self.0.store_op(|s| s.findings.values().filter(|f| f.status == status).cloned().collect()).await?;
+        page(items, limit, cursor)
+    }
+
+    async fn count_open_findings(&self) -> Result<u64, StoreError> {
+        self.0.store_op(|s| s.findings.values().filter(|f| f.status == FindingStatus::Open).count() as u64).await
+    }
+}
+
 // ----------------------------------------------------------------------------- ledger ----
 
 #[derive(Clone)]
@@ -599,7 +710,8 @@ impl Ledger for MemLedger {
             p.die();
             return Err(unknown("wellflow_unreachable", CRASHED));
         }
-        let result = world.ledger.lock().unwrap().apply(request);
+        let at = clock::rfc3339(world.clock.now());
+        let result = world.ledger.lock().unwrap().apply(request, at);
         if matches!(crash, Crash::After) {
             p.die();
             return Err(unknown("wellflow_timeout", CRASHED));
@@ -609,6 +721,47 @@ impl Ledger for MemLedger {
         }
         yield_now().await;
         result
+    }
+}
+
+impl LedgerHistory for MemLedger {
+    /// Every transaction of the account in `[from, to)`, in pages of 3 (small pages exercise
+    /// the paging), oldest first.
+    async fn transactions(
+        &self,
+        account: &UserId,
+        from: &str,
+        to: &str,
+        cursor: Option<&str>,
+    ) -> Result<LedgerPage, LedgerError> {
+        yield_now().await;
+        if self.0.is_dead() {
+            return Err(LedgerError {
+                kind: FailureKind::Unknown,
+                code: "wellflow_unreachable".into(),
+                message: CRASHED.into(),
+            });
+        }
+        let ledger = self.0.world.ledger.lock().unwrap();
+        let mut entries: Vec<LedgerEntry> = ledger
+            .by_key
+            .iter()
+            .filter(|(_, t)| &t.account == account && t.at.as_str() >= from && t.at.as_str() < to)
+            .map(|(key, t)| LedgerEntry {
+                transaction_id: t.transaction_id.clone(),
+                idempotency_key: Some(key.clone()),
+                kind: t.kind,
+                amount: t.amount,
+                at: t.at.clone(),
+            })
+            .collect();
+        entries.sort_by(|a, b| (&a.at, &a.transaction_id).cmp(&(&b.at, &b.transaction_id)));
+        let listed = page(entries, 3, cursor).map_err(|e| LedgerError {
+            kind: FailureKind::Refused,
+            code: "wellflow_rejected".into(),
+            message: e.to_string(),
+        })?;
+        Ok(LedgerPage { entries: listed.items, next_cursor: listed.next_cursor })
     }
 }
 

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::{AttributeValue, Select};
+use aws_sdk_dynamodb::types::AttributeValue;
 use rust_decimal::Decimal;
 
 use super::{item_key, keys, n, number, s, sdk_error, DynamoStore, Item, PK, SK};
@@ -170,31 +170,13 @@ impl Leaderboard for DynamoStore {
         if score <= Decimal::ZERO {
             return Ok(Standing { earned: money(score.max(Decimal::ZERO)), rank: None });
         }
-        let counts = (0..keys::LEADERBOARD_SHARDS).map(|shard| async move {
-            let mut above: u64 = 0;
-            let mut start = None;
-            loop {
-                let out = self
-                    .client()
-                    .query()
-                    .table_name(self.table())
-                    .index_name(keys::GSI3)
-                    .key_condition_expression("#pk = :pk AND #score > :mine")
-                    .expression_attribute_names("#pk", keys::LBPK)
-                    .expression_attribute_names("#score", keys::LBSCORE)
-                    .expression_attribute_values(":pk", s(keys::leaderboard_pk(scope, shard)))
-                    .expression_attribute_values(":mine", n(score))
-                    .select(Select::Count)
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("Query(leaderboard_rank)", e))?;
-                above += u64::try_from(out.count).unwrap_or_default();
-                match out.last_evaluated_key {
-                    Some(key) if !key.is_empty() => start = Some(key),
-                    _ => return Ok::<u64, StoreError>(above),
-                }
-            }
+        let counts = (0..keys::LEADERBOARD_SHARDS).map(|shard| {
+            let above = self
+                .index_query(keys::GSI3, keys::LBPK, &keys::leaderboard_pk(scope, shard))
+                .key_condition_expression("#pk = :pk AND #score > :mine")
+                .expression_attribute_names("#score", keys::LBSCORE)
+                .expression_attribute_values(":mine", n(score));
+            self.count_matching("Query(leaderboard_rank)", above)
         });
         let mut above = 0;
         for count in futures::future::join_all(counts).await {

@@ -20,11 +20,15 @@ mod leaderboard;
 mod payments;
 mod queries;
 mod rate_tiers;
+mod reconcile;
 mod referrers;
 #[cfg(test)]
 mod scale_model;
 mod users;
 mod webhooks;
+
+pub use payments::bonus_item;
+pub use reconcile::activity_item;
 
 /// The DynamoDB-backed store. Cheap to clone (clones share the client and the rate-tier
 /// cache); build once per cold start.
@@ -45,7 +49,7 @@ type TiersRead = (std::time::Instant, Option<crate::domain::RateTiers>);
 /// this delay (the function that made the change sees it at once).
 pub const RATE_TIERS_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
-pub(crate) type Item = HashMap<String, AttributeValue>;
+pub type Item = HashMap<String, AttributeValue>;
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<Arc<str>>) -> Self {
@@ -151,6 +155,71 @@ impl DynamoStore {
         aws_sdk_dynamodb::types::TransactWriteItem::builder()
             .update(update.build().expect("key and expression set"))
             .build()
+    }
+
+    /// A `Query` of index `index` for the entries whose partition key `pk_attr` is `pk`; callers
+    /// add sort-key conditions, paging, order and projection.
+    pub(crate) fn index_query(
+        &self,
+        index: &str,
+        pk_attr: &str,
+        pk: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(self.table.as_ref())
+            .index_name(index)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", pk_attr)
+            .expression_attribute_values(":pk", s(pk))
+    }
+
+    /// One page of index `index`'s partition `pk` (key attributes `pk_attr`, `sk_attr`), newest
+    /// first, `limit` clamped to 1..100, after `cursor_in` — which must be a cursor handed out
+    /// for this very partition (`store::cursor`). Returns the items and the next cursor.
+    pub(crate) async fn index_page(
+        &self,
+        op: &str,
+        (index, pk_attr, sk_attr): (&str, &str, &str),
+        pk: &str,
+        limit: i32,
+        cursor_in: Option<&str>,
+    ) -> Result<(Vec<Item>, Option<String>), crate::store::QueryError> {
+        let start =
+            cursor_in.map(|c| super::cursor::decode(c, pk_attr, pk, &[PK, SK, pk_attr, sk_attr])).transpose()?;
+        let out = self
+            .index_query(index, pk_attr, pk)
+            .scan_index_forward(false)
+            .limit(limit.clamp(1, 100))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| sdk_error(op, e))?;
+        Ok((out.items.unwrap_or_default(), out.last_evaluated_key.as_ref().map(super::cursor::encode)))
+    }
+
+    /// How many items `query` matches (`Select=COUNT`, following `LastEvaluatedKey`).
+    pub(crate) async fn count_matching(
+        &self,
+        op: &str,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<u64, StoreError> {
+        let mut count = 0u64;
+        let mut start = None;
+        loop {
+            let out = query
+                .clone()
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error(op, e))?;
+            count += u64::try_from(out.count).unwrap_or_default();
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(count),
+            }
+        }
     }
 
     /// A `Query` of the items in partition `pk` whose sort key starts with `prefix` (a

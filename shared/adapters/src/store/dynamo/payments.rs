@@ -6,7 +6,7 @@
 //!   version that was read), the bonus row (`Put`, conditional on its version, or on not
 //!   existing for a creation) and one write per item the change's effects touch (earnings,
 //!   leaderboard scores, month volume with its tier guard, the payer's activity, the velocity
-//!   window, outbox messages). Several effects on one item are merged into one `Update`
+//!   window, outbox messages, the referrer's reconciliation activity marker). Several effects on one item are merged into one `Update`
 //!   (a transaction may touch an item once). Any failed condition — or a concurrent
 //!   transaction on the same items — cancels everything: `Conflict`, the caller re-reads.
 //!
@@ -27,8 +27,9 @@ use referral_core::payment::PaymentRecord;
 /// stream keeps records 24 h, so a week is far more than any redelivery needs).
 const OUTBOX_TTL_SECS: i64 = 7 * 24 * 3600;
 
-/// The full item for a bonus: its attributes plus primary and index keys.
-pub(crate) fn bonus_item(bonus: &Bonus) -> Item {
+/// The full item for a bonus: its attributes plus primary and index keys (public so that
+/// seeding tools and tests write rows exactly as the store does).
+pub fn bonus_item(bonus: &Bonus) -> Item {
     let mut item = to_item(bonus);
     item.insert(PK.into(), s(keys::bonus_pk(&bonus.source_payment_id)));
     item.insert(SK.into(), s(keys::SK_BONUS));
@@ -266,6 +267,12 @@ impl Writes {
                 });
             }
             Effect::Outbox(message) => self.put(table, outbox_item(message, now_unix), None),
+            Effect::Activity(a) => {
+                let marker = self.update(keys::activity_pk(&a.referrer), a.referrer.to_string());
+                for (attr, value) in super::reconcile::activity_attributes(a, now_unix) {
+                    marker.set(attr, value);
+                }
+            }
         }
     }
 }

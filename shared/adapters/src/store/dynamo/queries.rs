@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{from_item, item_key, keys, s, sdk_error, DynamoStore, Item, PK, SK};
 use crate::domain::{BonusStatus, UserId};
-use crate::store::{cursor, BonusQueries, CursorError, HoldingQueries, Page, QueryError, UnsettledQueries};
+use crate::store::{BonusQueries, CursorError, HoldingQueries, Page, QueryError, UnsettledQueries};
 use referral_core::bonus::Bonus;
 
 /// Where one shard's listing stands.
@@ -153,12 +153,14 @@ impl DynamoStore {
         let finished =
             (0..keys::STATUS_SHARDS).all(|shard| matches!(cursor.shards.get(&shard), Some(ShardPos::Done(_))));
         let next = (!finished).then(|| cursor.encode());
-        let rows = self.rows_of(taken.into_iter().map(|(_, item)| item).collect()).await?;
+        let rows =
+            self.items_behind(taken.into_iter().map(|(_, item)| item).collect(), keys::SK_BONUS, "bonus rows").await?;
         Ok((rows, next))
     }
 
-    /// The bonus rows behind index entries, read consistently, in the entries' order.
-    async fn rows_of(&self, entries: Vec<Item>) -> Result<Vec<Item>, QueryError> {
+    /// The items (sort key `sk`) behind index entries, read consistently (`BatchGetItem`), in the
+    /// entries' order; an entry whose item is gone is left out.
+    pub(super) async fn items_behind(&self, entries: Vec<Item>, sk: &str, op: &str) -> Result<Vec<Item>, QueryError> {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
@@ -169,9 +171,9 @@ impl DynamoStore {
                 _ => None,
             })
             .collect();
-        let keys_wanted = pks.iter().map(|pk| item_key(pk.clone(), keys::SK_BONUS)).collect();
+        let keys_wanted = pks.iter().map(|pk| item_key(pk.clone(), sk)).collect();
         let mut found: HashMap<String, Item> = self
-            .batch_get("bonus rows", keys_wanted)
+            .batch_get(op, keys_wanted)
             .await?
             .into_iter()
             .filter_map(|item| match item.get(PK) {
@@ -193,30 +195,11 @@ impl DynamoStore {
         cursor_in: Option<&str>,
     ) -> Result<Page<Bonus>, QueryError> {
         let pk_value = keys::referrer_gsi_pk(referrer);
-        let start = cursor_in
-            .map(|c| cursor::decode(c, keys::GSI2PK, &pk_value, &[keys::PK, keys::SK, keys::GSI2PK, keys::GSI2SK]))
-            .transpose()?;
-        let out = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .index_name(keys::GSI2)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", keys::GSI2PK)
-            .expression_attribute_values(":pk", s(pk_value.clone()))
-            .scan_index_forward(false)
-            .limit(limit.clamp(1, 100))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| sdk_error("Query(GSI2)", e))?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| from_item::<Bonus>(&pk_value, item))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { items, next_cursor: out.last_evaluated_key.as_ref().map(cursor::encode) })
+        let (items, next_cursor) = self
+            .index_page("Query(GSI2)", (keys::GSI2, keys::GSI2PK, keys::GSI2SK), &pk_value, limit, cursor_in)
+            .await?;
+        let items = items.into_iter().map(|item| from_item::<Bonus>(&pk_value, item)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, next_cursor })
     }
 }
 

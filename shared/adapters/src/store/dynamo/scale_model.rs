@@ -208,7 +208,10 @@ struct Report {
 /// A partition many referrers write (as opposed to one referrer's own `USER#` items and GSI2
 /// history, or one payment's or payer's items).
 fn shared(partition: &str) -> bool {
-    partition.starts_with("GSI1:") || partition.starts_with("GSI3:") || partition == keys::CONFIG_PK
+    partition.starts_with("GSI1:")
+        || partition.starts_with("GSI3:")
+        || partition.starts_with(keys::ACTIVITY_PREFIX)
+        || partition == keys::CONFIG_PK
 }
 
 /// Credited top-ups per second one referrer can take: a single item takes at most 1,000
@@ -237,7 +240,8 @@ fn model(store: &DynamoStore, topups_per_sec: f64, referrers: usize, repeat_shar
         // Beyond its ceiling a referrer's own writes are throttled (the webhook answers 503 and
         // the provider retries): what reaches the shared partitions is at most the ceiling.
         let rate = (topups_per_sec * share).min(ceiling);
-        let board_shard = format!("#{}", keys::leaderboard_shard(&UserId::parse(&format!("ref{r}")).unwrap()));
+        let this = UserId::parse(&format!("ref{r}")).unwrap();
+        let board_shard = format!("#{}", keys::leaderboard_shard(&this));
         for (weight, writes) in &templates {
             let rate = rate * weight;
             for w in writes {
@@ -252,6 +256,10 @@ fn model(store: &DynamoStore, topups_per_sec: f64, referrers: usize, repeat_shar
                 } else if let Some(board) = w.partition.strip_prefix("GSI3:") {
                     let scope = board.strip_suffix(own_board_shard.as_str()).unwrap_or(board);
                     *load.entry(format!("GSI3:{scope}{board_shard}")).or_default() += w.units * rate;
+                } else if w.partition.starts_with(keys::ACTIVITY_PREFIX) {
+                    // The reconciliation activity marker: one item per referrer, in the shard of
+                    // its referrer id.
+                    *load.entry(keys::activity_pk(&this)).or_default() += w.units * rate;
                 } else if w.partition == keys::CONFIG_PK {
                     *load.entry(w.partition.clone()).or_default() += w.units * rate;
                 } else if r == 0 {
