@@ -400,7 +400,11 @@ pub fn token_alg_none(sub: &str, role: Option<&str>) -> String {
 impl BillingHarness {
     /// The admin API wired to this harness's store, Wellflow and queue.
     pub fn admin(&self) -> admin::Admin<DynamoStore, adapters::wellflow::WellflowClient> {
-        admin::Admin { billing: self.billing.clone(), jwt: adapters::auth::JwtVerifier::hs256(JWT_SECRET, None, None) }
+        admin::Admin {
+            billing: self.billing.clone(),
+            jwt: adapters::auth::JwtVerifier::hs256(JWT_SECRET, None, None),
+            console: Default::default(),
+        }
     }
 
     /// Calls the admin handler as `token` (None = no Authorization header).

@@ -10,9 +10,12 @@
 //! * `GET|PUT|DELETE /admin/rate-tiers` — the monthly-volume rate table (`rate_tiers.rs`)
 //! * `GET /admin/reconciliation`, `POST /admin/reconciliation/{finding_id}/resolve` — the
 //!   findings of the reconciliation with Wellflow (`reconciliation.rs`)
+//! * `GET /admin` — the admin console page (no token: it holds no data), and the console's
+//!   reads `GET /admin/bonuses/{payment_id}`, `GET /admin/referrers/{user_id}` (`console.rs`)
 //!
 //! Every decision is recorded with the admin's subject as actor (`admin:<sub>`).
 
+pub mod console;
 mod rate_tiers;
 mod reconciliation;
 mod views;
@@ -22,7 +25,7 @@ use adapters::billing::Billing;
 use adapters::clock;
 use adapters::domain::{BonusStatus, PaymentId, Rate, UserId};
 use adapters::store::{
-    AdminChange, BonusQueries, QueryError, RateTierConfigs, ReattributeOutcome, ReferrerAdmin, Users,
+    AdminChange, AdminViews, BonusQueries, QueryError, RateTierConfigs, ReattributeOutcome, ReferrerAdmin, Users,
 };
 use adapters::ApiError;
 use futures::StreamExt;
@@ -41,11 +44,13 @@ const BULK_CONCURRENCY: usize = 8;
 pub struct Admin<S, L> {
     pub billing: Billing<S, L>,
     pub jwt: JwtVerifier,
+    /// The console page's API prefix and sign-in link (`PUBLIC_BASE_PATH`, `SIGN_IN_URL`).
+    pub console: adapters::web::PageConfig,
 }
 
 pub async fn handle<S, L>(admin: &Admin<S, L>, req: &Request) -> Response<Body>
 where
-    S: Payments + BonusQueries + ReferrerAdmin + Users + RateTierConfigs + Findings,
+    S: Payments + BonusQueries + ReferrerAdmin + Users + RateTierConfigs + Findings + AdminViews,
     L: Ledger,
 {
     adapters::http::respond(route(admin, req).await)
@@ -91,9 +96,12 @@ fn reason_ok(reason: &str) -> Result<(), ApiError> {
 
 async fn route<S, L>(admin: &Admin<S, L>, req: &Request) -> Result<Response<Body>, ApiError>
 where
-    S: Payments + BonusQueries + ReferrerAdmin + Users + RateTierConfigs + Findings,
+    S: Payments + BonusQueries + ReferrerAdmin + Users + RateTierConfigs + Findings + AdminViews,
     L: Ledger,
 {
+    if let Some(file) = console::static_route(&admin.console, req) {
+        return file;
+    }
     let claims = admin.jwt.verify(req).await?;
     if !claims.is_admin() {
         return Err(ApiError::forbidden("this endpoint needs the admin role"));
@@ -106,6 +114,8 @@ where
     match (method, segments.as_slice()) {
         (Method::GET, ["admin", "bonuses"]) => list(admin, req).await,
         (Method::POST, ["admin", "bonuses", "bulk"]) => bulk(admin, &actor, body).await,
+        (Method::GET, ["admin", "bonuses", id]) => console::bonus(&admin.billing.store, id).await,
+        (Method::GET, ["admin", "referrers", id]) => console::referrer(&admin.billing.store, req, id).await,
         (Method::POST, ["admin", "bonuses", id, "approve"]) => {
             #[derive(Deserialize, Default)]
             #[serde(deny_unknown_fields)]
@@ -146,8 +156,8 @@ where
         (method, ["admin", "reconciliation", rest @ ..]) => {
             reconciliation::route(&admin.billing.store, &method, rest, req, &actor, body).await
         }
-        (_, ["admin", "bonuses"] | ["admin", "bonuses", "bulk"] | ["admin", "bonuses", _, "approve" | "reject"])
-        | (_, ["admin", "referrers", _, "rate"] | ["admin", "attributions", _]) => {
+        (_, ["admin", "bonuses"] | ["admin", "bonuses", _] | ["admin", "bonuses", _, "approve" | "reject"])
+        | (_, ["admin", "referrers", _] | ["admin", "referrers", _, "rate"] | ["admin", "attributions", _]) => {
             Err(ApiError::method_not_allowed("the method documented for this route"))
         }
         _ => Err(ApiError::not_found("route_not_found", format!("no admin route {path}"))),
@@ -350,6 +360,7 @@ impl App {
         Ok(Self {
             billing: adapters::billing::settings::billing_from_env(&env, sdk)?,
             jwt: JwtVerifier::from_env(&env)?,
+            console: adapters::web::PageConfig::from_env(&env)?,
         })
     }
 }

@@ -5,7 +5,10 @@
 //! * `GET /referrals/link` → `{code, url}` (the code is created on the first call)
 //! * `GET /referrals/qr.svg`, `GET /referrals/qr.png?size=128..1024` — with `ETag`
 //! * `GET /referrals/kpis` — from write-time aggregates: constant cost at any history size
-//! * `GET /referrals/history?limit=&cursor=` — every bonus, newest first
+//! * `GET /referrals/history?limit=&cursor=&status=&from=&to=` — every bonus, newest first, and
+//!   `GET /referrals/history.csv` — the same rows as CSV ([`history`])
+//! * `GET /referrals/stats?granularity=day|month&from=&to=` — clicks, signups, earnings per day
+//!   or month from write-time buckets ([`stats`])
 //! * `GET /referrals/leaderboard?period=month|all`, `PUT /referrals/profile` — see [`leaderboard`]
 //! * `GET|PUT|DELETE /referrals/webhook`, `POST /referrals/webhook/rotate-secret`,
 //!   `GET /referrals/webhook/deliveries` — the partner webhook endpoint ([`webhooks`])
@@ -19,10 +22,12 @@
 //! *signups* = users attributed to the referrer; *active referred users* = referred users
 //! whose latest bonus-earning top-up (≥ $5) falls in those 30 days; *clicks* = link clicks.
 
+pub mod history;
 pub mod leaderboard;
 pub mod partner;
 pub mod principal;
 pub mod qr;
+pub mod stats;
 pub mod views;
 pub mod webhooks;
 
@@ -31,7 +36,9 @@ use adapters::config::{self, ConfigError, Source};
 use adapters::domain::leaderboard::LeaderboardKeys;
 use adapters::domain::partner_webhook::UrlPolicy;
 use adapters::domain::{Scope, UserId};
-use adapters::store::{ApiKeys, BonusQueries, Campaigns, Dashboard, Leaderboard, PartnerWebhooks, QueryError, Users};
+use adapters::store::{
+    ApiKeys, Campaigns, Dashboard, HistoryQueries, Leaderboard, PartnerWebhooks, StatsQueries, Users,
+};
 use adapters::ApiError;
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -44,8 +51,15 @@ const PAGE_CSS: &str = include_str!("../../../infra/web/referrals.css");
 const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 const WINDOW_DAYS: i64 = 30;
 /// The routes an API key with the `read` scope may call (besides the JWT).
-const READ_ROUTES: [&str; 5] =
-    ["/referrals/link", "/referrals/qr.svg", "/referrals/qr.png", "/referrals/kpis", "/referrals/history"];
+const READ_ROUTES: [&str; 7] = [
+    "/referrals/link",
+    "/referrals/qr.svg",
+    "/referrals/qr.png",
+    "/referrals/kpis",
+    "/referrals/history",
+    "/referrals/history.csv",
+    "/referrals/stats",
+];
 /// Default requests per minute per API key (`API_KEY_RATE_PER_MINUTE`).
 pub const DEFAULT_API_KEY_RATE_PER_MINUTE: u32 = 120;
 
@@ -53,9 +67,8 @@ pub const DEFAULT_API_KEY_RATE_PER_MINUTE: u32 = 120;
 pub struct DashboardConfig {
     /// Origin of referral links (`<link_base>/?ref=CODE`).
     pub link_base: Url,
-    /// Path prefix under which this function is reachable (empty behind the HTTP API;
-    /// `/lambda-url/dashboard` under `cargo lambda watch`), so the page finds its API.
-    pub public_base_path: String,
+    /// The Referrals page's API prefix and sign-in link (`PUBLIC_BASE_PATH`, `SIGN_IN_URL`).
+    pub page: adapters::web::PageConfig,
     /// Pseudonyms and sealed cursors of the leaderboard (`LEADERBOARD_SECRET`).
     pub leaderboard: LeaderboardKeys,
     /// Which partner webhook URLs may be registered (`WEBHOOK_ALLOW_HTTP_LOOPBACK`).
@@ -76,17 +89,7 @@ impl DashboardConfig {
         )?;
         let link_base =
             parse_link_base(&raw).map_err(|reason| ConfigError::Invalid { key: "LINK_BASE_URL", reason })?;
-        let public_base_path = config::optional(src, "PUBLIC_BASE_PATH").unwrap_or_default();
-        if !(public_base_path.is_empty()
-            || (public_base_path.starts_with('/')
-                && !public_base_path.ends_with('/')
-                && public_base_path.chars().all(|c| c.is_ascii_alphanumeric() || "/-_".contains(c))))
-        {
-            return Err(ConfigError::Invalid {
-                key: "PUBLIC_BASE_PATH",
-                reason: "must be empty or a path like /lambda-url/dashboard".into(),
-            });
-        }
+        let page = adapters::web::PageConfig::from_env(src)?;
         let leaderboard = LeaderboardKeys::new(&config::required(
             src,
             "LEADERBOARD_SECRET",
@@ -100,7 +103,7 @@ impl DashboardConfig {
         if api_key_rate_per_minute == 0 {
             return Err(ConfigError::Invalid { key: "API_KEY_RATE_PER_MINUTE", reason: "must be at least 1".into() });
         }
-        Ok(Self { link_base, public_base_path, leaderboard, webhook_urls, api_key_rate_per_minute })
+        Ok(Self { link_base, page, leaderboard, webhook_urls, api_key_rate_per_minute })
     }
 
     /// `<link_base>/?ref=CODE`.
@@ -141,40 +144,14 @@ pub struct DashboardApi<S> {
 
 pub async fn handle<S>(api: &DashboardApi<S>, req: &Request) -> Response<Body>
 where
-    S: Users + Dashboard + BonusQueries + Leaderboard + PartnerWebhooks + ApiKeys + Campaigns,
+    S: Users + Dashboard + HistoryQueries + StatsQueries + Leaderboard + PartnerWebhooks + ApiKeys + Campaigns,
 {
     adapters::http::respond(route(api, req).await)
 }
 
-fn static_file(content_type: &str, body: String, cache: &str) -> Response<Body> {
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, content_type)
-        .header(header::CACHE_CONTROL, cache)
-        .header("x-content-type-options", "nosniff")
-        .body(Body::Text(body))
-        .expect("static headers are valid")
-}
-
-fn page(cfg: &DashboardConfig) -> Response<Body> {
-    let html = PAGE_HTML.replacen("data-api-base=\"\"", &format!("data-api-base=\"{}\"", cfg.public_base_path), 1);
-    let mut resp = static_file("text/html; charset=utf-8", html, "no-cache");
-    let headers = resp.headers_mut();
-    headers.insert(
-        "content-security-policy",
-        header::HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; \
-             connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-        ),
-    );
-    headers.insert("referrer-policy", header::HeaderValue::from_static("no-referrer"));
-    headers.insert("x-frame-options", header::HeaderValue::from_static("DENY"));
-    resp
-}
-
 async fn route<S>(api: &DashboardApi<S>, req: &Request) -> Result<Response<Body>, ApiError>
 where
-    S: Users + Dashboard + BonusQueries + Leaderboard + PartnerWebhooks + ApiKeys + Campaigns,
+    S: Users + Dashboard + HistoryQueries + StatsQueries + Leaderboard + PartnerWebhooks + ApiKeys + Campaigns,
 {
     let path = req.uri().path().trim_end_matches('/');
     // The webhook routes answer 405 themselves (their methods differ per path).
@@ -190,12 +167,20 @@ where
         }
     }
     match path {
-        "/referrals" => return Ok(page(&api.cfg)),
+        "/referrals" => return Ok(adapters::web::page(PAGE_HTML, &api.cfg.page)),
         "/referrals.js" => {
-            return Ok(static_file("text/javascript; charset=utf-8", PAGE_JS.into(), "public, max-age=300"))
+            return Ok(adapters::web::static_file(
+                "text/javascript; charset=utf-8",
+                PAGE_JS.into(),
+                "public, max-age=300",
+            ))
         }
-        "/referrals.css" => return Ok(static_file("text/css; charset=utf-8", PAGE_CSS.into(), "public, max-age=300")),
-        "/openapi.json" => return Ok(static_file("application/json", OPENAPI_JSON.into(), "public, max-age=300")),
+        "/referrals.css" => {
+            return Ok(adapters::web::static_file("text/css; charset=utf-8", PAGE_CSS.into(), "public, max-age=300"))
+        }
+        "/openapi.json" => {
+            return Ok(adapters::web::static_file("application/json", OPENAPI_JSON.into(), "public, max-age=300"))
+        }
         _ => {}
     }
     let principal = match principal::authenticate(api, req).await {
@@ -242,16 +227,9 @@ where
             tracing::info!(user_id = %user, items_read = kpis.items_read, "kpis served");
             Ok(adapters::http::json(StatusCode::OK, &views::kpis_body(&kpis)))
         }
-        "/referrals/history" => {
-            let limit = adapters::http::limit_param(req, 20)?;
-            let cursor = adapters::http::query_param(req, "cursor");
-            let page = api.store.list_by_referrer(&user, limit, cursor.as_deref()).await.map_err(|e| match e {
-                QueryError::Cursor(c) => ApiError::bad_request("invalid_cursor", c.to_string()),
-                QueryError::Store(s) => unavailable(s),
-            })?;
-            let items: Vec<_> = page.items.iter().map(views::history_item).collect();
-            Ok(adapters::http::json(StatusCode::OK, &json!({ "items": items, "next_cursor": page.next_cursor })))
-        }
+        "/referrals/history" => history::page(&api.store, req, &user).await,
+        "/referrals/history.csv" => history::csv(&api.store, &api.cfg.page.public_base_path, req, &user).await,
+        "/referrals/stats" => stats::get(&api.store, req, &user).await,
         _ => Err(ApiError::not_found("route_not_found", format!("no dashboard route {path}"))),
     }
 }

@@ -18,7 +18,9 @@ pub fn kpis_body(kpis: &ReferrerKpis) -> Value {
 
 /// One row of `GET /referrals/history` (what a referrer may see: no referred-user ids).
 /// `bonus_amount` is the bonus as computed on the top-up; `net_amount` what it is worth now
-/// (after refunds and disputes; 0 when reversed) and `paid_amount` what Wellflow holds.
+/// (after refunds and disputes; 0 when reversed) and `paid_amount` what Wellflow holds (summed
+/// over all rows: the KPI total earned). `credited_at` is the day the earnings are booked to;
+/// `release_at` when a bonus in its holding period is released.
 pub fn history_item(bonus: &Bonus) -> Value {
     json!({
         "payment_id": bonus.source_payment_id,
@@ -31,5 +33,7 @@ pub fn history_item(bonus: &Bonus) -> Value {
         "refunded_amount": bonus.refunded_amount,
         "status": bonus.status,
         "reason": bonus.reason,
+        "credited_at": bonus.credited_at,
+        "release_at": bonus.release_at,
     })
 }

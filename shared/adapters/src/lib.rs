@@ -15,6 +15,7 @@ pub mod secrets;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod web;
 pub mod wellflow;
 
 pub use error::ApiError;

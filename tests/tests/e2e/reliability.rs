@@ -298,8 +298,11 @@ async fn side_doors_during_a_dynamodb_outage(h: &BillingHarness, proxy: &FaultPr
         assert_eq!(resp.status(), 503, "{uri}");
         assert_eq!(body_json(&resp)["error"]["code"], "temporarily_unavailable", "{uri}");
     }
-    let admin =
-        admin::Admin { billing: proxied.clone(), jwt: adapters::auth::JwtVerifier::hs256(JWT_SECRET, None, None) };
+    let admin = admin::Admin {
+        billing: proxied.clone(),
+        jwt: adapters::auth::JwtVerifier::hs256(JWT_SECRET, None, None),
+        console: Default::default(),
+    };
     let ops = auth(&token("ops-1", Some("admin"), 600));
     let list = admin::handle(&admin, &get("/admin/bonuses?status=failed", &[("authorization", &ops)])).await;
     assert_eq!(list.status(), 503);

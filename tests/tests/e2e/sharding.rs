@@ -142,8 +142,8 @@ async fn readers_have_a_fixed_cost() {
     let kpis = h.store().referrer_kpis(&alice, &start, &today.to_string()).await.unwrap();
     assert_eq!(h.calls.take(), ["Query", "BatchGetItem"], "KPIs: one Query + one BatchGetItem");
     assert_eq!(kpis.clicks, 7);
-    // Query: profile + stats (no day buckets yet); BatchGetItem: code row + every shard.
-    assert_eq!(kpis.items_read, 2 + 1 + CLICK_SHARDS as usize);
+    // Query: today's day bucket (bob's signup) + profile + stats; BatchGetItem: code row + every shard.
+    assert_eq!(kpis.items_read, 3 + 1 + CLICK_SHARDS as usize);
 
     h.calls.reset();
     assert_eq!(h.store().code(&code).await.unwrap().unwrap().clicks, 7);

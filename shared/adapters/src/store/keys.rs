@@ -3,11 +3,11 @@
 //! | item                      | PK                          | SK              | GSI1 (moderation)                | GSI2 (history)                      |
 //! |---------------------------|-----------------------------|-----------------|----------------------------------|-------------------------------------|
 //! | referral code             | `CODE#<code>`               | `CODE`          |                                  |                                     |
-//! | click counter shard       | `CODE#<code>#C<n>`, n in 0..[`CLICK_SHARDS`] | `CLICKS` |                         |                                     |
+//! | click counter shard (total, per day, per month, per campaign) | `CODE#<code>#C<n>`, n in 0..[`CLICK_SHARDS`] | `CLICKS` | |                   |
 //! | user profile              | `USER#<user_id>`            | `PROFILE`       |                                  |                                     |
 //! | referrer aggregates       | `USER#<user_id>`            | `STATS`         |                                  |                                     |
-//! | referrer earnings per day | `USER#<user_id>`            | `DAY#<yyyy-mm-dd>` |                               |                                     |
-//! | referrer month aggregates | `USER#<user_id>`            | `STATS#<yyyy-mm>` (`referred_volume`) |                 |                                     |
+//! | referrer day bucket (`earned`, `active_new`, `signups`) | `USER#<user_id>` | `DAY#<yyyy-mm-dd>` |                  |                                     |
+//! | referrer month aggregates | `USER#<user_id>`            | `STATS#<yyyy-mm>` (`referred_volume`, `earned`, `signups`) |  |                           |
 //! | rate tier table           | `CONFIG`                    | `RATE_TIERS`    |                                  |                                     |
 //! | bonus (one per payment)   | `BONUS#ref:auto:<payment>`  | `BONUS`         | see below                        | `REFERRER#<id>`, `<created_at>#<payment>` |
 //! | payment record (facts)    | `PAYMENT#<payment>`         | `PAYMENT`       |                                  |                                     |
@@ -62,6 +62,19 @@
 //! (none exist: sharding predates production data) would count no clicks and get no cookie.
 //! The total is the sum of the shards, read with the code row in one `BatchGetItem`
 //! (`Codes::code`, dashboard KPIs); the code row itself stores no counter.
+//!
+//! **Clicks per day and month** (the earnings chart, `domain::stats`) live on the same shard
+//! items, written by the same single `UpdateItem`: `ADD clicks :one, d<n> :one, m<k> :one`
+//! where `d<n>` counts the UTC day `n` days after 2020-01-01 and `m<k>` the month `k` months
+//! after January 2020 ([`click_day_attr`], [`click_month_attr`]); the same update `REMOVE`s
+//! the counters that left the windows ([`retired_click_attrs`]: the 90 days before the
+//! 90-day window, the 12 months before the 12-month one). A shard clicked at least once every
+//! 90 days therefore holds at most 90 day and 12 month counters (≈ 0.8 KB at 3-byte counts,
+//! still one write unit without campaigns; SCALING.md has the sizes); counters of a shard that
+//! saw no click for longer stay behind, harmlessly (readers only look up the names of the
+//! days asked for), until a click reaches them. Nothing extra is written per click: no
+//! second item, no second round trip, no new hot key. Per-day counts are exact and summed
+//! over the shards like the total.
 
 use crate::domain::{ApiKeyId, CampaignName, PaymentId, RefCode, UserId};
 
@@ -97,6 +110,36 @@ pub const SK_RATE_TIERS: &str = "RATE_TIERS";
 /// created with fewer shards have no items for the new ones (clicks landing there would be
 /// refused as unknown), and lowering it would hide the counts of the dropped shards.
 pub const CLICK_SHARDS: u32 = 16;
+
+/// Day 0 of the click counters' numbering (`d<n>`, [`click_day_attr`]).
+const CLICK_EPOCH: time::Date = time::macros::date!(2020 - 01 - 01);
+
+/// The shard attribute counting the clicks of UTC day `day` (`d2519` = 2026-11-24). Short
+/// on purpose: up to 90 of them live on every shard item, whose size is billed per click.
+pub fn click_day_attr(day: time::Date) -> String {
+    format!("d{}", (day - CLICK_EPOCH).whole_days().max(0))
+}
+
+/// The shard attribute counting the clicks of a UTC month (`m82` = 2026-11).
+pub fn click_month_attr(month: referral_core::domain::stats::YearMonth) -> String {
+    let epoch = referral_core::domain::stats::YearMonth { year: 2020, month: 1 };
+    format!("m{}", (month.index() - epoch.index()).max(0))
+}
+
+/// Day counters kept behind the daily window that a click on `today` removes (how far back a
+/// shard is cleaned: a shard silent for longer keeps its older counters until then).
+pub const CLICK_CLEANUP_DAYS: i64 = 90;
+
+/// The counters a click on `today` removes: the [`CLICK_CLEANUP_DAYS`] days before the daily
+/// window and the 12 months before the monthly one (`domain::stats` windows).
+pub fn retired_click_attrs(today: time::Date) -> Vec<String> {
+    use referral_core::domain::stats::{YearMonth, DAILY_WINDOW_DAYS, MONTHLY_WINDOW_MONTHS};
+    let days = (DAILY_WINDOW_DAYS..DAILY_WINDOW_DAYS + CLICK_CLEANUP_DAYS)
+        .map(|ago| click_day_attr(today - time::Duration::days(ago)));
+    let month = YearMonth::of(today);
+    let months = (MONTHLY_WINDOW_MONTHS..2 * MONTHLY_WINDOW_MONTHS).map(|ago| click_month_attr(month.plus(-ago)));
+    days.chain(months).collect()
+}
 
 pub fn code_pk(code: &RefCode) -> String {
     format!("CODE#{code}")
@@ -290,3 +333,31 @@ pub fn finding_gsi1(finding: &referral_core::bonus::reconcile::Finding) -> (Stri
 }
 
 pub const PASS_PK: &str = "RECON#PASS";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn click_counters_are_named_by_day_and_month_and_retired_after_the_windows() {
+        assert_eq!(click_day_attr(date!(2020 - 01 - 01)), "d0");
+        assert_eq!(click_day_attr(date!(2026 - 11 - 24)), "d2519");
+        let nov = referral_core::domain::stats::YearMonth { year: 2026, month: 11 };
+        assert_eq!(click_month_attr(nov), "m82");
+        let today = date!(2026 - 11 - 29);
+        let retired = retired_click_attrs(today);
+        assert_eq!(retired.len(), CLICK_CLEANUP_DAYS as usize + 12);
+        // The 90-day window (today and 89 days back) and the 12-month window stay.
+        for ago in 0..90 {
+            assert!(!retired.contains(&click_day_attr(today - time::Duration::days(ago))), "day -{ago}");
+        }
+        assert!(retired.contains(&click_day_attr(today - time::Duration::days(90))));
+        assert!(retired.contains(&click_day_attr(today - time::Duration::days(179))));
+        for ago in 0..12 {
+            assert!(!retired.contains(&click_month_attr(nov.plus(-ago))), "month -{ago}");
+        }
+        assert!(retired.contains(&click_month_attr(nov.plus(-12))));
+        assert!(retired.contains(&click_month_attr(nov.plus(-23))));
+    }
+}

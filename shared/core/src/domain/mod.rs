@@ -3,12 +3,15 @@
 pub mod api_key;
 pub mod campaign;
 pub mod code;
+pub mod history_csv;
+pub mod history_filter;
 pub mod ids;
 pub mod ip;
 pub mod leaderboard;
 pub mod money;
 pub mod partner_webhook;
 pub mod signature;
+pub mod stats;
 pub mod tiers;
 
 pub use crate::bonus::{BonusPolicy, BonusStatus, Decision, HoldReason, TopupContext, MAX_HOLDING_DAYS};

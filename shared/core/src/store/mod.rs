@@ -3,6 +3,8 @@
 //! The production implementation is `adapters::store::DynamoStore` (DynamoDB, single
 //! table); the end-to-end tests run it against moto server.
 
+pub mod admin_views;
+pub mod insights;
 pub mod partner;
 pub mod payments;
 pub mod rate_tiers;
@@ -14,6 +16,8 @@ use std::future::Future;
 use crate::bonus::Bonus;
 use crate::domain::{BonusStatus, Rate, RefCode, UserId};
 
+pub use admin_views::{AdminViews, AuditEntry, ReferrerTotals, UserAdminView};
+pub use insights::{HistoryQueries, StatsQueries, StatsReadout, MAX_HISTORY_PAGE};
 pub use partner::{ApiKeys, Campaigns};
 pub use payments::{Commit, CommitOutcome, PaymentSnapshot, Payments, UnsettledQueries};
 pub use rate_tiers::{HoldingQueries, PutTiersOutcome, RateTierConfig, RateTierConfigs, ReferrerSnapshot};

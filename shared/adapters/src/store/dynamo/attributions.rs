@@ -1,5 +1,7 @@
 //! Signup attribution on DynamoDB: the referred user's profile gets its referrer exactly
-//! once (conditional write) and the referrer's signup counter moves in the same transaction.
+//! once (conditional write) and the referrer's signup counters move in the same transaction:
+//! the all-time `STATS`, and the day (`DAY#<date>`) and month (`STATS#<month>`) buckets of
+//! the earnings chart (`domain::stats`).
 
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
@@ -35,11 +37,14 @@ impl Attributions for DynamoStore {
             .expression_attribute_values(":one", n(1))
             .build()
             .expect("key and expression set");
+        let (day, month) = (crate::clock::day_of(&new.at), crate::clock::month_of(&new.at));
         let result = self
             .client()
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(set_referrer).build())
             .transact_items(TransactWriteItem::builder().update(count_signup).build())
+            .transact_items(self.aggregate_update(&new.referrer, keys::day_sk(day), &[("signups", n(1))]))
+            .transact_items(self.aggregate_update(&new.referrer, keys::month_stats_sk(month), &[("signups", n(1))]))
             .send()
             .await;
         match result {

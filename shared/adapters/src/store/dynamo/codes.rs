@@ -1,7 +1,9 @@
 //! Referral codes and their sharded click counters on DynamoDB (layout in [`keys`]).
 //!
 //! * A click is one conditional `UpdateItem` on a random shard: one round trip, and an
-//!   unknown code (no shard item) writes nothing.
+//!   unknown code (no shard item) writes nothing. It also counts the click's UTC day and
+//!   month on the shard (the earnings chart), removing counters older than the chart's
+//!   windows (`keys::retired_click_attrs`).
 //! * A click with a registered `utm_campaign` is the same single `UpdateItem`, adding to the
 //!   shard's `camp_<name>` counter too (pre-created by `campaigns.rs`); an unregistered name
 //!   falls back to the plain click (a second round trip, only for unregistered names).
@@ -43,27 +45,40 @@ impl DynamoStore {
 
 impl DynamoStore {
     /// `ADD clicks :one` on a random click shard of `code` (and `#camp :one` for a campaign),
-    /// conditional on the shard existing (and the campaign's counter being registered on it).
+    /// plus the click's day and month counters (`keys::click_day_attr`), `REMOVE`-ing the
+    /// counters that left the chart's windows — one `UpdateItem`, conditional on the shard
+    /// existing (and the campaign's counter being registered on it).
     async fn add_click(
         &self,
         code: &RefCode,
         campaign: Option<&CampaignName>,
+        day: time::Date,
     ) -> Result<
         aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
         aws_sdk_dynamodb::error::SdkError<UpdateItemError>,
     > {
         let shard = rand::rng().random_range(0..keys::CLICK_SHARDS);
-        let request = self
+        let month = referral_core::domain::stats::YearMonth::of(day);
+        let retired = keys::retired_click_attrs(day);
+        let removals = (0..retired.len()).map(|i| format!("#r{i}")).collect::<Vec<_>>().join(", ");
+        let mut request = self
             .client
             .update_item()
             .table_name(self.table.as_ref())
             .key(PK, s(keys::click_shard_pk(code, shard)))
             .key(SK, s(keys::SK_CLICKS))
+            .expression_attribute_names("#day", keys::click_day_attr(day))
+            .expression_attribute_names("#month", keys::click_month_attr(month))
             .expression_attribute_values(":one", n(1));
+        for (i, name) in retired.into_iter().enumerate() {
+            request = request.expression_attribute_names(format!("#r{i}"), name);
+        }
         let request = match campaign {
-            None => request.update_expression("ADD clicks :one").condition_expression("attribute_exists(PK)"),
+            None => request
+                .update_expression(format!("ADD clicks :one, #day :one, #month :one REMOVE {removals}"))
+                .condition_expression("attribute_exists(PK)"),
             Some(campaign) => request
-                .update_expression("ADD clicks :one, #camp :one")
+                .update_expression(format!("ADD clicks :one, #day :one, #month :one, #camp :one REMOVE {removals}"))
                 .condition_expression("attribute_exists(PK) AND attribute_exists(#camp)")
                 .expression_attribute_names("#camp", campaign.counter_attribute())
                 // On a failed condition DynamoDB returns the shard, if it exists: tells an
@@ -72,35 +87,40 @@ impl DynamoStore {
         };
         request.send().await
     }
-}
 
-impl Codes for DynamoStore {
-    async fn record_click(&self, code: &RefCode) -> Result<ClickOutcome, StoreError> {
-        match self.add_click(code, None).await {
-            Ok(_) => Ok(ClickOutcome::Counted),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                Ok(ClickOutcome::UnknownCode)
-            }
-            Err(e) => Err(sdk_error("UpdateItem(click)", e)),
-        }
-    }
-
-    async fn record_campaign_click(&self, code: &RefCode, campaign: &CampaignName) -> Result<ClickOutcome, StoreError> {
-        match self.add_click(code, Some(campaign)).await {
+    /// A click on `code` counted on UTC day `day` (the redirect counts today's; seeding tools
+    /// and tests backdate). See [`Codes::record_campaign_click`].
+    pub async fn record_click_on(
+        &self,
+        code: &RefCode,
+        campaign: Option<&CampaignName>,
+        day: time::Date,
+    ) -> Result<ClickOutcome, StoreError> {
+        match self.add_click(code, campaign, day).await {
             Ok(_) => Ok(ClickOutcome::Counted),
             Err(e) => match e.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    if failed.item().is_some_and(|item| !item.is_empty()) {
+                    if campaign.is_some() && failed.item().is_some_and(|item| !item.is_empty()) {
                         // Registered campaigns only: an arbitrary name never adds an attribute.
-                        tracing::info!(code = %code, campaign = %campaign, "unregistered campaign; counting the click without it");
-                        self.record_click(code).await
+                        tracing::info!(code = %code, campaign = ?campaign.map(|c| c.to_string()), "unregistered campaign; counting the click without it");
+                        Box::pin(self.record_click_on(code, None, day)).await
                     } else {
                         Ok(ClickOutcome::UnknownCode)
                     }
                 }
-                _ => Err(sdk_error("UpdateItem(campaign click)", e)),
+                _ => Err(sdk_error("UpdateItem(click)", e)),
             },
         }
+    }
+}
+
+impl Codes for DynamoStore {
+    async fn record_click(&self, code: &RefCode) -> Result<ClickOutcome, StoreError> {
+        self.record_click_on(code, None, crate::clock::now().date()).await
+    }
+
+    async fn record_campaign_click(&self, code: &RefCode, campaign: &CampaignName) -> Result<ClickOutcome, StoreError> {
+        self.record_click_on(code, Some(campaign), crate::clock::now().date()).await
     }
 
     async fn code(&self, code: &RefCode) -> Result<Option<CodeRecord>, StoreError> {

@@ -11,11 +11,13 @@ use aws_sdk_dynamodb::Client;
 pub(crate) use super::keys::{self, PK, SK};
 use super::StoreError;
 
+mod admin_views;
 mod api_keys;
 mod attributions;
 mod campaigns;
 mod codes;
 mod dashboard;
+mod history;
 mod leaderboard;
 mod payments;
 mod queries;
@@ -24,6 +26,7 @@ mod reconcile;
 mod referrers;
 #[cfg(test)]
 mod scale_model;
+mod stats;
 mod users;
 mod webhooks;
 

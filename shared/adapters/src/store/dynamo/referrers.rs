@@ -1,5 +1,7 @@
 //! Admin changes to referrers (rate override) and attributions (re-attribution), each
-//! appended to an audit list on the profile in the same conditional write.
+//! appended to an audit list on the profile in the same conditional write. A re-attribution
+//! moves the signup between the referrers' counters (all time, and the day and month buckets
+//! of the original attribution) in the same transaction.
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
@@ -87,15 +89,22 @@ impl ReferrerAdmin for DynamoStore {
             }
             None => set_user.condition_expression("attribute_exists(PK) AND attribute_not_exists(referrer_id)"),
         };
-        let counter =
-            |who: &UserId, delta: i64| self.aggregate_update(who, keys::SK_STATS.to_string(), &[("signups", n(delta))]);
+        // The signup moves with the user, on the day (and month) it was first attributed, so
+        // each referrer's day buckets keep summing to their `STATS` signups.
+        let attributed_at = profile.attributed_at.clone().unwrap_or_else(|| change.at.clone());
+        let (day, month) = (crate::clock::day_of(&attributed_at), crate::clock::month_of(&attributed_at));
         let mut req = self
             .client()
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(set_user.build().expect("key set")).build())
-            .transact_items(counter(to, 1));
+            .transact_items(TransactWriteItem::builder().update(set_user.build().expect("key set")).build());
+        let mut moves = vec![(to, 1)];
         if let Some(old) = &from {
-            req = req.transact_items(counter(old, -1));
+            moves.push((old, -1));
+        }
+        for (who, delta) in moves {
+            for sk in [keys::SK_STATS.to_string(), keys::day_sk(day), keys::month_stats_sk(month)] {
+                req = req.transact_items(self.aggregate_update(who, sk, &[("signups", n(delta))]));
+            }
         }
         match req.send().await {
             Ok(_) => Ok(ReattributeOutcome::Reattributed { from }),
