@@ -57,20 +57,22 @@ pub async fn page<S: HistoryQueries>(store: &S, req: &Request, user: &UserId) ->
     Ok(adapters::http::json(StatusCode::OK, &json!({ "items": items, "next_cursor": page.next_cursor })))
 }
 
-/// `GET /referrals/history.csv`. `base` is the path prefix the function is served under.
+/// `GET /referrals/history.csv`.
 pub async fn csv<S: HistoryQueries>(
     store: &S,
-    base: &str,
+    cfg: &crate::DashboardConfig,
     req: &Request,
     user: &UserId,
 ) -> Result<Response<Body>, ApiError> {
+    let max_rows = cfg.csv_rows_per_file.clamp(1, history_csv::MAX_ROWS_PER_FILE);
+    let base = &cfg.page.public_base_path;
     let filter = filter_of(req)?;
     let mut cursor = adapters::http::query_param(req, "cursor");
     let mut body = history_csv::header();
     let mut rows = 0usize;
     let mut reads = 0usize;
     loop {
-        let want = MAX_HISTORY_PAGE.min(history_csv::MAX_ROWS_PER_FILE - rows);
+        let want = MAX_HISTORY_PAGE.min(max_rows - rows);
         let page = store.referrer_history(user, &filter, want, cursor.as_deref()).await.map_err(query_error)?;
         reads += 1;
         body.reserve(page.items.len() * 160);
@@ -79,7 +81,7 @@ pub async fn csv<S: HistoryQueries>(
         }
         rows += page.items.len();
         cursor = page.next_cursor;
-        if cursor.is_none() || rows >= history_csv::MAX_ROWS_PER_FILE {
+        if cursor.is_none() || rows >= max_rows {
             break;
         }
     }

@@ -75,6 +75,9 @@ pub struct DashboardConfig {
     pub webhook_urls: UrlPolicy,
     /// Requests per minute one API key may make (fixed window); JWT callers are not limited.
     pub api_key_rate_per_minute: u32,
+    /// Rows per `history.csv` response (`history_csv::MAX_ROWS_PER_FILE`; tests lower it to
+    /// see the continuation with a small history).
+    pub csv_rows_per_file: usize,
 }
 
 impl DashboardConfig {
@@ -103,7 +106,14 @@ impl DashboardConfig {
         if api_key_rate_per_minute == 0 {
             return Err(ConfigError::Invalid { key: "API_KEY_RATE_PER_MINUTE", reason: "must be at least 1".into() });
         }
-        Ok(Self { link_base, page, leaderboard, webhook_urls, api_key_rate_per_minute })
+        Ok(Self {
+            link_base,
+            page,
+            leaderboard,
+            webhook_urls,
+            api_key_rate_per_minute,
+            csv_rows_per_file: adapters::domain::history_csv::MAX_ROWS_PER_FILE,
+        })
     }
 
     /// `<link_base>/?ref=CODE`.
@@ -228,7 +238,7 @@ where
             Ok(adapters::http::json(StatusCode::OK, &views::kpis_body(&kpis)))
         }
         "/referrals/history" => history::page(&api.store, req, &user).await,
-        "/referrals/history.csv" => history::csv(&api.store, &api.cfg.page.public_base_path, req, &user).await,
+        "/referrals/history.csv" => history::csv(&api.store, &api.cfg, req, &user).await,
         "/referrals/stats" => stats::get(&api.store, req, &user).await,
         _ => Err(ApiError::not_found("route_not_found", format!("no dashboard route {path}"))),
     }
