@@ -20,9 +20,9 @@ use adapters::domain::RefCode;
 use adapters::store::{ClickOutcome, CodeRecord, Codes, StoreError};
 
 /// Bench-only [`Codes`]: every code exists, every click is counted in memory (no I/O).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct CountingCodes {
-    clicks: AtomicU64,
+    clicks: std::sync::Arc<AtomicU64>,
 }
 
 impl CountingCodes {

@@ -20,32 +20,25 @@
 //! whose latest bonus-earning top-up (≥ $5) falls in those 30 days; *clicks* = link clicks.
 
 pub mod leaderboard;
+pub mod mine;
+pub mod pages;
 pub mod partner;
 pub mod principal;
 pub mod qr;
 pub mod views;
 pub mod webhooks;
 
+use std::sync::Arc;
+
 use adapters::auth::JwtVerifier;
 use adapters::config::{self, ConfigError, Source};
 use adapters::domain::leaderboard::LeaderboardKeys;
 use adapters::domain::partner_webhook::UrlPolicy;
-use adapters::domain::{Scope, UserId};
-use adapters::store::{ApiKeys, BonusQueries, Campaigns, Dashboard, Leaderboard, PartnerWebhooks, QueryError, Users};
-use adapters::ApiError;
-use lambda_http::http::{header, Method, StatusCode};
-use lambda_http::{Body, Request, Response};
-use serde_json::json;
+use adapters::http::Router;
+use adapters::store::{ApiKeys, BonusQueries, Campaigns, Dashboard, Leaderboard, PartnerWebhooks, Users};
+use lambda_http::{Body, Request};
 use url::Url;
 
-const PAGE_HTML: &str = include_str!("../../../infra/web/referrals.html");
-const PAGE_JS: &str = include_str!("../../../infra/web/referrals.js");
-const PAGE_CSS: &str = include_str!("../../../infra/web/referrals.css");
-const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
-const WINDOW_DAYS: i64 = 30;
-/// The routes an API key with the `read` scope may call (besides the JWT).
-const READ_ROUTES: [&str; 5] =
-    ["/referrals/link", "/referrals/qr.svg", "/referrals/qr.png", "/referrals/kpis", "/referrals/history"];
 /// Default requests per minute per API key (`API_KEY_RATE_PER_MINUTE`).
 pub const DEFAULT_API_KEY_RATE_PER_MINUTE: u32 = 120;
 
@@ -133,182 +126,56 @@ fn parse_link_base(raw: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+/// The dashboard API: its store, the JWT verifier and the configuration.
+#[derive(Clone)]
 pub struct DashboardApi<S> {
     pub store: S,
     pub jwt: JwtVerifier,
     pub cfg: DashboardConfig,
 }
 
-pub async fn handle<S>(api: &DashboardApi<S>, req: &Request) -> Response<Body>
-where
-    S: Users + Dashboard + BonusQueries + Leaderboard + PartnerWebhooks + ApiKeys + Campaigns,
+/// What the dashboard's store must do.
+pub trait DashboardStore:
+    Users + Dashboard + BonusQueries + Leaderboard + PartnerWebhooks + ApiKeys + Campaigns + Clone + Send + Sync + 'static
 {
-    adapters::http::respond(route(api, req).await)
 }
-
-fn static_file(content_type: &str, body: String, cache: &str) -> Response<Body> {
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, content_type)
-        .header(header::CACHE_CONTROL, cache)
-        .header("x-content-type-options", "nosniff")
-        .body(Body::Text(body))
-        .expect("static headers are valid")
-}
-
-fn page(cfg: &DashboardConfig) -> Response<Body> {
-    let html = PAGE_HTML.replacen("data-api-base=\"\"", &format!("data-api-base=\"{}\"", cfg.public_base_path), 1);
-    let mut resp = static_file("text/html; charset=utf-8", html, "no-cache");
-    let headers = resp.headers_mut();
-    headers.insert(
-        "content-security-policy",
-        header::HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; \
-             connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-        ),
-    );
-    headers.insert("referrer-policy", header::HeaderValue::from_static("no-referrer"));
-    headers.insert("x-frame-options", header::HeaderValue::from_static("DENY"));
-    resp
-}
-
-async fn route<S>(api: &DashboardApi<S>, req: &Request) -> Result<Response<Body>, ApiError>
-where
-    S: Users + Dashboard + BonusQueries + Leaderboard + PartnerWebhooks + ApiKeys + Campaigns,
+impl<T> DashboardStore for T where
+    T: Users
+        + Dashboard
+        + BonusQueries
+        + Leaderboard
+        + PartnerWebhooks
+        + ApiKeys
+        + Campaigns
+        + Clone
+        + Send
+        + Sync
+        + 'static
 {
-    let path = req.uri().path().trim_end_matches('/');
-    // The webhook routes answer 405 themselves (their methods differ per path).
-    if !webhooks::owns(path) {
-        let allowed = match path {
-            "/referrals/profile" => "PUT",
-            _ => partner::allowed_methods(path).unwrap_or("GET"),
-        };
-        let method_ok = allowed.split(", ").any(|m| m == req.method().as_str())
-            || (req.method() == Method::HEAD && allowed.contains("GET"));
-        if !method_ok {
-            return Err(ApiError::method_not_allowed(allowed));
-        }
-    }
-    match path {
-        "/referrals" => return Ok(page(&api.cfg)),
-        "/referrals.js" => {
-            return Ok(static_file("text/javascript; charset=utf-8", PAGE_JS.into(), "public, max-age=300"))
-        }
-        "/referrals.css" => return Ok(static_file("text/css; charset=utf-8", PAGE_CSS.into(), "public, max-age=300")),
-        "/openapi.json" => return Ok(static_file("application/json", OPENAPI_JSON.into(), "public, max-age=300")),
-        _ => {}
-    }
-    let principal = match principal::authenticate(api, req).await {
-        Ok(principal) => principal,
-        Err(refusal) => return Ok(refusal.into_response()),
-    };
-    if let Some(result) = partner::route(api, req, &principal, path).await {
-        return result;
-    }
-    // The public name and the webhook endpoint change what others see or receive: the
-    // signed-in user only (JWT), like API key management. The leaderboard is a read.
-    match path {
-        "/referrals/leaderboard" => {
-            principal.require(Scope::Read)?;
-            return leaderboard::get(api, req, &principal.user).await;
-        }
-        "/referrals/profile" => {
-            principal.require_jwt()?;
-            return leaderboard::put_profile(api, req, &principal.user).await;
-        }
-        p if webhooks::owns(p) => {
-            principal.require_jwt()?;
-            return webhooks::route(&api.store, api.cfg.webhook_urls, req, &principal.user, p).await;
-        }
-        _ => {}
-    }
-    if !READ_ROUTES.contains(&path) {
-        return Err(ApiError::not_found("route_not_found", format!("no dashboard route {path}")));
-    }
-    // The caller's own link, QR codes, KPIs and history: `read` scope for API keys.
-    principal.require(Scope::Read)?;
-    let user = principal.user;
-    match path {
-        "/referrals/link" => {
-            let code = api.store.ensure_code(&user).await.map_err(unavailable)?;
-            Ok(adapters::http::json(StatusCode::OK, &json!({ "code": code, "url": api.cfg.link(code.as_str()) })))
-        }
-        "/referrals/qr.svg" | "/referrals/qr.png" => qr_response(api, req, &user, path.ends_with(".png")).await,
-        "/referrals/kpis" => {
-            let today = adapters::clock::now().date();
-            let start = today - time::Duration::days(WINDOW_DAYS - 1);
-            let kpis =
-                api.store.referrer_kpis(&user, &start.to_string(), &today.to_string()).await.map_err(unavailable)?;
-            tracing::info!(user_id = %user, items_read = kpis.items_read, "kpis served");
-            Ok(adapters::http::json(StatusCode::OK, &views::kpis_body(&kpis)))
-        }
-        "/referrals/history" => {
-            let limit = adapters::http::limit_param(req, 20)?;
-            let cursor = adapters::http::query_param(req, "cursor");
-            let page = api.store.list_by_referrer(&user, limit, cursor.as_deref()).await.map_err(|e| match e {
-                QueryError::Cursor(c) => ApiError::bad_request("invalid_cursor", c.to_string()),
-                QueryError::Store(s) => unavailable(s),
-            })?;
-            let items: Vec<_> = page.items.iter().map(views::history_item).collect();
-            Ok(adapters::http::json(StatusCode::OK, &json!({ "items": items, "next_cursor": page.next_cursor })))
-        }
-        _ => Err(ApiError::not_found("route_not_found", format!("no dashboard route {path}"))),
-    }
 }
 
-pub(crate) fn unavailable(err: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %err, "dashboard request failed on storage");
-    ApiError::unavailable("storage is unavailable; retry")
+/// The state every dashboard route sees.
+pub type State<S> = Arc<DashboardApi<S>>;
+
+/// Every route of the function, one router per resource module (what main runs through
+/// lambda_http). Order of answers on every route (docs/api/input-policy.md): 404 unknown path,
+/// 405 other method (with `Allow`), then 401/429 ([`principal::Principal`]), 403 (scope), then
+/// the body and the route's own answers.
+pub fn router<S: DashboardStore>(api: State<S>) -> Router {
+    adapters::http::finish(
+        Router::new()
+            .merge(pages::router())
+            .merge(mine::router())
+            .merge(leaderboard::router())
+            .merge(webhooks::router())
+            .merge(partner::router())
+            .with_state(api),
+    )
 }
 
-async fn qr_response<S>(
-    api: &DashboardApi<S>,
-    req: &Request,
-    user: &UserId,
-    png: bool,
-) -> Result<Response<Body>, ApiError>
-where
-    S: Users,
-{
-    let size = match adapters::http::query_param(req, "size") {
-        None => qr::DEFAULT_SIZE,
-        Some(raw) => {
-            raw.parse::<u32>().ok().filter(|s| (qr::MIN_SIZE..=qr::MAX_SIZE).contains(s)).ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_size",
-                    format!("size must be {} to {} pixels", qr::MIN_SIZE, qr::MAX_SIZE),
-                )
-            })?
-        }
-    };
-    let code = api.store.ensure_code(user).await.map_err(unavailable)?;
-    let url = api.cfg.link(code.as_str());
-    let etag = {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(format!("{}|{size}|{url}", if png { "png" } else { "svg" }));
-        format!("\"{}\"", hex::encode(&digest[..12]))
-    };
-    let cache = "private, max-age=86400";
-    if adapters::http::header(req, "if-none-match").is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
-        return Ok(Response::builder()
-            .status(StatusCode::NOT_MODIFIED)
-            .header(header::ETAG, &etag)
-            .header(header::CACHE_CONTROL, cache)
-            .body(Body::Empty)
-            .expect("valid headers"));
-    }
-    let (content_type, body) = if png {
-        ("image/png", Body::Binary(qr::png(&url, size).map_err(|_| ApiError::internal())?))
-    } else {
-        ("image/svg+xml", Body::Text(qr::svg(&url).map_err(|_| ApiError::internal())?))
-    };
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, content_type)
-        .header(header::ETAG, &etag)
-        .header(header::CACHE_CONTROL, cache)
-        .body(body)
-        .expect("valid headers"))
+/// One request through [`router`], in-process (tests).
+pub async fn handle<S: DashboardStore>(api: &DashboardApi<S>, req: &Request) -> lambda_http::Response<Body> {
+    adapters::http::call(router(Arc::new(api.clone())), req).await
 }
 
 /// Read from Secrets Manager at cold start (`<NAME>_SECRET_ARN` in the environment). The HS256

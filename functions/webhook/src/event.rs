@@ -43,11 +43,9 @@ pub const EVENT_TYPES: [&str; 5] =
 /// Parses and validates the raw body (already signature-checked).
 pub fn parse(body: &[u8]) -> Result<PaymentEvent, ApiError> {
     let raw: RawEvent = adapters::http::parse_json(body)?;
-    let payment_id =
-        PaymentId::parse(&raw.payment_id).map_err(|e| ApiError::bad_request("invalid_payment_id", e.to_string()))?;
-    let user_id = UserId::parse(&raw.user_id).map_err(|e| ApiError::bad_request("invalid_user_id", e.to_string()))?;
-    let amount =
-        Usd::parse_positive(&raw.amount).map_err(|e| ApiError::bad_request("invalid_amount", e.to_string()))?;
+    let payment_id = PaymentId::parse(&raw.payment_id)?;
+    let user_id = UserId::parse(&raw.user_id)?;
+    let amount = Usd::parse_positive(&raw.amount)?;
     if !raw.currency.eq_ignore_ascii_case("USD") {
         return Err(ApiError::unprocessable(
             "unsupported_currency",
