@@ -8,6 +8,7 @@
 
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
+use referral_core::payment::EventTimeError;
 use referral_core::store::{CursorError, QueryError, StoreError};
 use referral_core::usecases::BillingError;
 use serde::Serialize;
@@ -216,6 +217,12 @@ impl From<MoneyError> for ApiError {
             _ => "invalid_amount",
         };
         ApiError::bad_request(code, err.to_string())
+    }
+}
+
+impl From<EventTimeError> for ApiError {
+    fn from(err: EventTimeError) -> Self {
+        ApiError::bad_request("invalid_occurred_at", err.to_string())
     }
 }
 

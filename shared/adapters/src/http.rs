@@ -57,11 +57,12 @@ pub fn no_content() -> Response {
 /// answer that is not our JSON envelope yet (axum's own 405 with its `Allow` header, a
 /// framework rejection) is turned into it. Apply once, to the function's merged router.
 pub fn finish(router: Router) -> Router {
-    router
-        .fallback(|uri: Uri| async move {
-            ApiError::not_found("route_not_found", format!("no route {}", truncate(uri.path(), 200)))
-        })
-        .layer(axum::middleware::map_response(envelope))
+    let routes = router.fallback(|uri: Uri| async move {
+        ApiError::not_found("route_not_found", format!("no route {}", truncate(uri.path(), 200)))
+    });
+    // Wrapped from outside: axum adds `Allow` to a 405 after the route's own layers ran, so the
+    // envelope must see the finished answer.
+    Router::new().fallback_service(routes).layer(axum::middleware::map_response(envelope))
 }
 
 async fn envelope(resp: Response) -> Response {

@@ -164,7 +164,9 @@ impl<'a> Envelope<'a> {
             .ok_or_else(|| ApiError::bad_request(INVALID_EVENT, "created must be a unix timestamp in seconds"))?;
         let livemode = top.bool("livemode")?;
         let object = top.object("data")?.object("object")?.with_code(INVALID_FIELD);
-        Ok(Self { id, event_type, occurred_at: clock::rfc3339(occurred), livemode, object })
+        let occurred_at = referral_core::payment::event::checked_time(occurred, clock::now())
+            .map_err(|e| ApiError::bad_request(INVALID_EVENT, format!("created: {e}")))?;
+        Ok(Self { id, event_type, occurred_at, livemode, object })
     }
 }
 
