@@ -1,6 +1,6 @@
 //! The benchmark crate's library: the in-process bench double ([`CountingCodes`]), the fixed
 //! inputs every benchmark uses ([`fixtures`]), the cold-start proxy ([`coldstart`]), the
-//! statistics ([`stats`]), the BENCHMARKS.md generator ([`report`]) and a stdout filter for
+//! statistics ([`stats`]), the docs/BENCHMARKS.md generator ([`report`]) and a stdout filter for
 //! benchmarks of code that prints ([`stdout_filter`]).
 //!
 //! Nothing here is used by the functions or their tests: tests run the real DynamoDB store

@@ -5,7 +5,7 @@ use adapters::config::ProcessEnv;
 use lambda_http::Error;
 
 // One thread: a Lambda process serves one event at a time, and a current-thread runtime starts
-// faster (no worker threads to spawn) — cold-start figures in BENCHMARKS.md.
+// faster (no worker threads to spawn) — cold-start figures in docs/BENCHMARKS.md.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     adapters::telemetry::init();

@@ -7,7 +7,7 @@
 //!   audited (actor `admin:<sub>`, time and note in the finding's history). 409 if resolved.
 //!
 //! Resolving records the admin's decision only: it moves no money (fixes in Wellflow's books
-//! are made there, with a key outside our `ref:auto:` prefix — RUNBOOK.md).
+//! are made there, with a key outside our `ref:auto:` prefix — docs/RUNBOOK.md).
 
 use adapters::clock;
 use adapters::http::{Json, PathId, PathValue, Response, Router};
