@@ -85,7 +85,9 @@ impl<T: Codes + Clone + Send + Sync + 'static> RedirectStore for T {}
 /// Every route of the function (what main runs through lambda_http): `GET|HEAD` on any path
 /// of the link domain (the path is kept in the `Location`); other methods 405.
 pub fn router<S: RedirectStore>(app: Arc<Redirect<S>>) -> Router {
-    adapters::http::finish(Router::new().fallback(get(redirect::<S>)).with_state(app))
+    adapters::http::finish(
+        Router::new().route("/", get(redirect::<S>)).route("/{*path}", get(redirect::<S>)).with_state(app),
+    )
 }
 
 /// One request through [`router`], in-process (tests).

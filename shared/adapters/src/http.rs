@@ -222,6 +222,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             format!("request body is not UTF-8 text (invalid byte at offset {})", e.valid_up_to()),
         )
     })?;
+    // Every body we take is a JSON object: serde would also read a struct from an array of its
+    // fields in order (`["fraud", null]`), which no client means.
+    if !text.trim_start().starts_with('{') {
+        return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Ok(_) => ApiError::bad_request("invalid_body", format!("request body must be a JSON object, got {}", json_kind(text))),
+            Err(err) => json_error(err, "."),
+        });
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -229,6 +237,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })?;
     de.end().map_err(|e| json_error(e, "."))?;
     Ok(value)
+}
+
+fn json_kind(text: &str) -> &'static str {
+    match text.trim_start().as_bytes().first() {
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    }
 }
 
 fn json_error(err: serde_json::Error, path: &str) -> ApiError {
@@ -367,8 +385,11 @@ mod tests {
         let (_, c, m) = err(parse_json::<Body2>(br#"{"name":"a","tiers":[],"x":1}"#));
         assert_eq!(c, "invalid_body");
         assert!(m.contains("unknown field `x`"), "{m}");
-        let (_, c, _) = err(parse_json::<Body2>(br#"[1]"#));
+        let (_, c, m) = err(parse_json::<Body2>(br#"["a", []]"#));
         assert_eq!(c, "invalid_body");
+        assert!(m.contains("must be a JSON object, got an array"), "{m}");
+        let (_, c, _) = err(parse_json::<Body2>(b"nope"));
+        assert_eq!(c, "invalid_json");
         let (_, c, _) = err(parse_json::<Body2>(br#"{"name":"a","tiers":[]} x"#));
         assert_eq!(c, "invalid_json");
     }
