@@ -18,8 +18,9 @@ venv: $(VENV)/.installed
 
 ## Static checks: formatting, the core crate's dependency boundary (no AWS, Lambda, HTTP or
 ## reqwest crate in referral-core), SAM template (transform + cfn-lint, then the deploy-readiness
-## checks on the transformed template: infra/test_template.py), OpenAPI document, our
-## Stripe-Signature headers against Stripe's own library (offline), clippy.
+## checks on the transformed template: infra/test_template.py), OpenAPI document, the docs
+## (every relative link in README.md and docs/ resolves, README ≤ 200 lines, docs/api/README.md =
+## infra/openapi.yaml), our Stripe-Signature headers against Stripe's own library (offline), clippy.
 check: venv
 	cargo fmt --all --check
 	@if cargo tree -p referral-core -e normal --prefix none --locked | grep -Ei '^(aws|lambda|reqwest|hyper|http|tower)[-_ ]'; then \
@@ -28,6 +29,7 @@ check: venv
 	$(PY) infra/validate_template.py template.yaml
 	$(PY) infra/test_template.py template.yaml
 	$(PY) -c 'import yaml, openapi_spec_validator as v; v.validate(yaml.safe_load(open("infra/openapi.yaml"))); print("infra/openapi.yaml: valid OpenAPI 3.1")'
+	$(PY) infra/check_docs.py
 	$(PY) infra/stripe_signature_check.py
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
@@ -61,9 +63,9 @@ SEED_START ?= 0
 sim:
 	SIM_SEEDS=$(SEEDS) SIM_SEED_START=$(SEED_START) cargo test --release --locked -p referral-core --test simulation -- --nocapture
 
-## Benchmarks (criterion hot paths, release binary sizes, cold start); rewrites BENCHMARKS.md.
+## Benchmarks (criterion hot paths, release binary sizes, cold start); rewrites docs/BENCHMARKS.md.
 ## The scale model: per-partition write load of the money path at 1k and 10k credited top-ups/s,
-## from the real key layout and transaction builder (docs in SCALING.md).
+## from the real key layout and transaction builder (docs/SCALING.md).
 scale:
 	cargo test --locked -p adapters scale_model -- --nocapture
 

@@ -2,7 +2,7 @@
 # Benchmarks (`make bench`): criterion hot paths, release binary sizes (x86_64; arm64 attempted),
 # then in one run, side by side: the cold starts of every function and of the baselines (floor,
 # naive SDK, Python peer), the memory runs (1,000 warm invocations) and the inputs of the cost
-# table; then rewrites the generated section of BENCHMARKS.md (raw outputs stay in
+# table; then rewrites the generated section of docs/BENCHMARKS.md (raw outputs stay in
 # target/bench-report/). Exits non-zero when the cold-start/memory bench failed (for example RSS
 # grew), after writing what it measured.
 #
@@ -104,7 +104,7 @@ step "cold starts side by side ($RUNS interleaved rounds), memory ($MEMORY_INVOC
 "${NICE[@]}" cargo build --release -j "$JOBS" -p benches --bin coldstart --bin bench-report
 "${NICE[@]}" cargo build -j "$JOBS" -p local-stack
 # Not niced: scheduling delays would be measured as cold start. A failure is reported in
-# BENCHMARKS.md (with what was measured) and fails the run at the end.
+# docs/BENCHMARKS.md (with what was measured) and fails the run at the end.
 coldstart_status=0
 target/release/coldstart --lambda-dir target/lambda --baselines-dir target/baselines/lambda \
   --rounds "$RUNS" --memory-invocations "$MEMORY_INVOCATIONS" --out "$OUT/coldstart.json" \
@@ -113,7 +113,7 @@ if [ "$coldstart_status" != 0 ]; then
   tail -n 20 "$OUT/coldstart.log" >"$OUT/coldstart.error"
 fi
 
-step "BENCHMARKS.md"
+step "docs/BENCHMARKS.md"
 # The command as run: the knobs that were set, in front of it.
 knobs=""
 for k in BENCH_JOBS BENCH_RUNS BENCH_MEMORY_INVOCATIONS BENCH_WARMUP_SECS BENCH_MEASURE_SECS BENCH_ARM64; do
@@ -130,8 +130,8 @@ criterion_args=--warm-up-time $WARMUP --measurement-time $MEASURE (100 samples)
 load_before_measuring=criterion: $load_before; cold starts and memory: in their sections (1/5/15 min load averages; other work on the 2 cores skews timings)
 elapsed=${SECONDS} s (builds included)
 EOF
-target/release/bench-report --dir "$OUT" --markdown BENCHMARKS.md >/dev/null
-step "done: BENCHMARKS.md updated; raw outputs in $OUT/"
+target/release/bench-report --dir "$OUT" --markdown docs/BENCHMARKS.md >/dev/null
+step "done: docs/BENCHMARKS.md updated; raw outputs in $OUT/"
 if [ "$coldstart_status" != 0 ]; then
   echo "bench: the cold-start/memory bench failed (exit $coldstart_status): see $OUT/coldstart.error" >&2
   exit 1

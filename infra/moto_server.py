@@ -11,7 +11,7 @@ writes, which real DynamoDB never allows (each conditional write and transaction
 Serialising requests gives moto the same guarantee, so our concurrency tests exercise our
 code's races, not moto's. Connections are still accepted concurrently.
 
-Three fixes for moto's cost under load (see RELIABILITY.md, "moto under load"), applied at
+Three fixes for moto's cost under load (see docs/RELIABILITY.md, "moto under load", and docs/adr/0006-moto-patches.md), applied at
 start-up by `patch_moto()`; none changes what a request answers:
 * moto keeps every model instance it ever creates in `BaseModel.instances_tracked` (only used
   by `reset()`, which this server never calls): a memory leak that grows with every write.

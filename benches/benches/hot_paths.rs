@@ -21,7 +21,8 @@ fn current_thread_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
 }
 
-/// `redirect::handle` from request to response with an in-memory store.
+/// The redirect function's router (what main runs) from request to response, converted as
+/// lambda_http converts it, with an in-memory store.
 fn redirect(c: &mut Criterion) {
     // The handler prints one EMF metric line per counted click: keep it off the report.
     let filter = StdoutFilter::install().expect("stdout filter");
@@ -30,7 +31,9 @@ fn redirect(c: &mut Criterion) {
     let cfg = fixtures::redirect_config();
     let req = fixtures::redirect_request();
 
-    let resp = rt.block_on(redirect::handle(&store, &cfg, &req));
+    let router = redirect::router(std::sync::Arc::new(redirect::Redirect { store: store.clone(), cfg: cfg.clone() }));
+    let handle = |req| adapters::http::call(router.clone(), req);
+    let resp = rt.block_on(handle(&req));
     assert_eq!(resp.status(), StatusCode::FOUND);
     assert_eq!(resp.headers()["location"], "https://www.example.com/pricing?utm_source=x&b=2");
     assert!(resp.headers().contains_key("set-cookie"), "the counted code must get its cookie");
@@ -38,9 +41,7 @@ fn redirect(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("redirect");
     // As in production: the handler, including its metric line written to the stdout pipe.
-    group.bench_function("handle", |b| {
-        b.to_async(&rt).iter(|| redirect::handle(black_box(&store), black_box(&cfg), black_box(&req)))
-    });
+    group.bench_function("handle", |b| b.to_async(&rt).iter(|| handle(black_box(&req))));
     // The same with the production log subscriber (JSON, one line per redirect) writing to a
     // sink: the formatting cost every real click pays on top of the handler.
     let subscriber = tracing_subscriber::fmt()
@@ -52,9 +53,7 @@ fn redirect(c: &mut Criterion) {
         .with_writer(std::io::sink)
         .finish();
     let guard = tracing::subscriber::set_default(subscriber); // thread-local; rt is current-thread
-    group.bench_function("handle+json_log", |b| {
-        b.to_async(&rt).iter(|| redirect::handle(black_box(&store), black_box(&cfg), black_box(&req)))
-    });
+    group.bench_function("handle+json_log", |b| b.to_async(&rt).iter(|| handle(black_box(&req))));
     drop(guard);
     // The metric line alone (built, not printed): part of `handle` since clicks are metered.
     group.bench_function("emf_line", |b| {

@@ -1,6 +1,6 @@
 //! The benchmark crate's library: the in-process bench double ([`CountingCodes`]), the fixed
 //! inputs every benchmark uses ([`fixtures`]), the cold-start proxy ([`coldstart`]), the
-//! statistics ([`stats`]), the BENCHMARKS.md generator ([`report`]) and a stdout filter for
+//! statistics ([`stats`]), the docs/BENCHMARKS.md generator ([`report`]) and a stdout filter for
 //! benchmarks of code that prints ([`stdout_filter`]).
 //!
 //! Nothing here is used by the functions or their tests: tests run the real DynamoDB store
@@ -20,9 +20,9 @@ use adapters::domain::RefCode;
 use adapters::store::{ClickOutcome, CodeRecord, Codes, StoreError};
 
 /// Bench-only [`Codes`]: every code exists, every click is counted in memory (no I/O).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct CountingCodes {
-    clicks: AtomicU64,
+    clicks: std::sync::Arc<AtomicU64>,
 }
 
 impl CountingCodes {

@@ -1,4 +1,4 @@
-//! The generated section of BENCHMARKS.md: reads what infra/bench.sh produced (criterion's
+//! The generated section of docs/BENCHMARKS.md: reads what infra/bench.sh produced (criterion's
 //! `sample.json` files, binary sizes, the arm64 attempt, the cold-start JSON, the machine
 //! description) and renders Markdown tables with median, min–max and the targets; then
 //! splices it between the markers, leaving every hand-written section untouched.

@@ -1,5 +1,5 @@
 //! Counts DynamoDB round trips per operation through an SDK interceptor — the proof behind
-//! the "≤ N round trips" numbers in BENCHMARKS.md.
+//! the "≤ N round trips" numbers in docs/BENCHMARKS.md.
 
 use std::sync::{Arc, Mutex};
 

@@ -1,8 +1,8 @@
-//! `bench-report`: rewrites the generated section of BENCHMARKS.md from the outputs of
+//! `bench-report`: rewrites the generated section of docs/BENCHMARKS.md from the outputs of
 //! infra/bench.sh (see `benches::report`). Every other section of the file is kept as is.
 //!
 //! ```text
-//! bench-report --dir target/bench-report [--markdown BENCHMARKS.md]
+//! bench-report --dir target/bench-report [--markdown docs/BENCHMARKS.md]
 //! ```
 //! reads `<dir>/criterion/`, `<dir>/machine.txt`, `<dir>/sizes.tsv`, `<dir>/sizes-arm64.tsv`,
 //! `<dir>/arm64.txt`, `<dir>/coldstart.json`.
@@ -19,7 +19,7 @@ fn arg(args: &[String], name: &str, default: &str) -> String {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let dir = PathBuf::from(arg(&args, "--dir", "target/bench-report"));
-    let markdown = PathBuf::from(arg(&args, "--markdown", "BENCHMARKS.md"));
+    let markdown = PathBuf::from(arg(&args, "--markdown", "docs/BENCHMARKS.md"));
     let inputs = Inputs {
         criterion_dir: dir.join("criterion"),
         machine: dir.join("machine.txt"),

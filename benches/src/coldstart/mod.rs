@@ -101,7 +101,7 @@ pub const INIT: &str = "exec → GET /next (init)";
 pub const FIRST_INVOCATION: &str = "first invocation";
 pub const WARM: &str = "warm invocation";
 
-/// Everything one `coldstart` run measured (the input of BENCHMARKS.md's generated section).
+/// Everything one `coldstart` run measured (the input of docs/BENCHMARKS.md's generated section).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchResults {
     pub rounds: usize,

@@ -13,47 +13,57 @@
 //! bulk, rate, attribution, rate tiers, reconciliation).
 
 use adapters::domain::{PaymentId, UserId};
-use adapters::store::{AdminViews, AuditEntry, BonusQueries, QueryError};
-use adapters::web::{self, PageConfig};
+use adapters::http::{PathId, Response, Router};
+use adapters::store::AuditEntry;
+use adapters::web;
 use adapters::ApiError;
-use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
-use referral_core::store::Payments;
+use axum::extract::State;
+use axum::routing::get;
+use lambda_http::http::{StatusCode, Uri};
 use serde_json::{json, Value};
+
+use crate::{AdminCaller, AdminLedger, AdminStore};
 
 const PAGE_HTML: &str = include_str!("../../../infra/web/admin.html");
 const PAGE_JS: &str = include_str!("../../../infra/web/admin.js");
 const PAGE_CSS: &str = include_str!("../../../infra/web/admin.css");
 
-/// The console's static files, served without a token (`None`: not one of them).
-pub fn static_route(cfg: &PageConfig, req: &Request) -> Option<Result<Response<Body>, ApiError>> {
-    let path = req.uri().path();
-    let file = match path {
-        "/admin" => return Some(get_only(req).map(|()| web::page(PAGE_HTML, cfg))),
-        "/admin/console.js" => ("text/javascript; charset=utf-8", PAGE_JS),
-        "/admin/console.css" => ("text/css; charset=utf-8", PAGE_CSS),
-        _ => return None,
-    };
-    Some(get_only(req).map(|()| web::static_file(file.0, file.1.into(), "public, max-age=300")))
+pub fn router<S: AdminStore, L: AdminLedger>() -> Router<crate::State<S, L>> {
+    Router::new()
+        .route("/admin", get(page::<S, L>))
+        .route("/admin/", get(to_page::<S, L>))
+        .route(
+            "/admin/console.js",
+            get(|| async { web::static_file("text/javascript; charset=utf-8", PAGE_JS.into(), "public, max-age=300") }),
+        )
+        .route(
+            "/admin/console.css",
+            get(|| async { web::static_file("text/css; charset=utf-8", PAGE_CSS.into(), "public, max-age=300") }),
+        )
+        .route("/admin/bonuses/{payment_id}", get(bonus::<S, L>))
+        .route("/admin/referrers/{user_id}", get(referrer::<S, L>))
 }
 
-fn get_only(req: &Request) -> Result<(), ApiError> {
-    if req.method() == Method::GET || req.method() == Method::HEAD {
-        Ok(())
-    } else {
-        Err(ApiError::method_not_allowed("GET"))
-    }
+async fn page<S: AdminStore, L: AdminLedger>(State(admin): State<crate::State<S, L>>) -> Response {
+    web::page(PAGE_HTML, &admin.console)
 }
 
-fn unavailable(err: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %err, "admin console read failed on storage");
-    ApiError::unavailable("storage is unavailable; retry")
+/// `GET /admin/` → 308 to `/admin` (the page's relative assets resolve from there).
+async fn to_page<S: AdminStore, L: AdminLedger>(State(admin): State<crate::State<S, L>>) -> Response {
+    use axum::response::IntoResponse;
+    use lambda_http::http::header;
+    let location = format!("{}/admin", admin.console.public_base_path);
+    (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, location.as_str()), (header::CACHE_CONTROL, "no-cache")])
+        .into_response()
 }
 
 /// `GET /admin/bonuses/{payment_id}`.
-pub async fn bonus<S: Payments>(store: &S, raw_id: &str) -> Result<Response<Body>, ApiError> {
-    let payment = PaymentId::parse(raw_id).map_err(|e| ApiError::bad_request("invalid_payment_id", e.to_string()))?;
-    match store.bonus(&payment).await.map_err(unavailable)? {
+async fn bonus<S: AdminStore, L: AdminLedger>(
+    _: AdminCaller,
+    State(admin): State<crate::State<S, L>>,
+    PathId(payment): PathId<PaymentId>,
+) -> Result<Response, ApiError> {
+    match admin.billing.store.bonus(&payment).await? {
         Some(b) => Ok(adapters::http::json(StatusCode::OK, &json!({ "bonus": crate::views::bonus(&b) }))),
         None => Err(ApiError::not_found("bonus_not_found", format!("no bonus for payment {payment}"))),
     }
@@ -73,23 +83,21 @@ fn audit(entries: &[AuditEntry]) -> Vec<Value> {
 }
 
 /// `GET /admin/referrers/{user_id}`.
-pub async fn referrer<S: AdminViews + BonusQueries>(
-    store: &S,
-    req: &Request,
-    raw_id: &str,
-) -> Result<Response<Body>, ApiError> {
-    let user = UserId::parse(raw_id).map_err(|e| ApiError::bad_request("invalid_user_id", e.to_string()))?;
-    let limit = adapters::http::limit_param(req, 20)?;
-    let cursor = adapters::http::query_param(req, "cursor");
+async fn referrer<S: AdminStore, L: AdminLedger>(
+    _: AdminCaller,
+    State(admin): State<crate::State<S, L>>,
+    PathId(user): PathId<UserId>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let store = &admin.billing.store;
+    let limit = adapters::http::limit_param(&uri, 20)?;
+    let cursor = adapters::http::query_param(&uri, "cursor");
     let (view, bonuses) =
         tokio::join!(store.user_admin_view(&user), store.list_by_referrer(&user, limit, cursor.as_deref()));
-    let Some(view) = view.map_err(unavailable)? else {
+    let Some(view) = view? else {
         return Err(ApiError::not_found("user_not_found", format!("no user {user}")));
     };
-    let bonuses = bonuses.map_err(|e| match e {
-        QueryError::Cursor(c) => ApiError::bad_request("invalid_cursor", c.to_string()),
-        QueryError::Store(s) => unavailable(s),
-    })?;
+    let bonuses = bonuses?;
     let p = &view.profile;
     Ok(adapters::http::json(
         StatusCode::OK,

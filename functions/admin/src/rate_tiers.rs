@@ -9,12 +9,20 @@
 use adapters::billing::Billing;
 use adapters::clock;
 use adapters::domain::{Rate, RateTier, RateTiers, Usd};
+use adapters::http::{Json, Response, Router};
 use adapters::store::{PutTiersOutcome, RateTierConfig, RateTierConfigs};
 use adapters::ApiError;
-use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use axum::extract::State;
+use axum::routing::get;
+use lambda_http::http::{StatusCode, Uri};
 use serde::Deserialize;
 use serde_json::{json, Value};
+
+use crate::{AdminCaller, AdminLedger, AdminStore, MAX_BODY_BYTES};
+
+pub fn router<S: AdminStore, L: AdminLedger>() -> Router<crate::State<S, L>> {
+    Router::new().route("/admin/rate-tiers", get(get_tiers::<S, L>).put(put_tiers::<S, L>).delete(delete_tiers::<S, L>))
+}
 
 fn view(config: Option<&RateTierConfig>, default_rate: Rate) -> Value {
     let (source, tiers) = match config.and_then(|c| c.tiers.clone()) {
@@ -28,11 +36,6 @@ fn view(config: Option<&RateTierConfig>, default_rate: Rate) -> Value {
         "updated_by": config.map(|c| c.updated_by.clone()),
         "updated_at": config.map(|c| c.updated_at.clone()),
     })
-}
-
-fn unavailable(err: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %err, "rate tiers: storage failed");
-    ApiError::unavailable("storage is unavailable; retry")
 }
 
 /// Parses and validates the requested table; the first problem found is the 400.
@@ -52,7 +55,7 @@ fn parse_tiers(raw: Vec<TierIn>) -> Result<RateTiers, ApiError> {
             Ok(RateTier { up_to, rate })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    RateTiers::new(tiers).map_err(|e| ApiError::bad_request(e.code(), e.to_string()))
+    Ok(RateTiers::new(tiers)?)
 }
 
 #[derive(Deserialize)]
@@ -62,41 +65,44 @@ struct TierIn {
     rate: String,
 }
 
-pub async fn get<S, L>(billing: &Billing<S, L>) -> Result<Response<Body>, ApiError>
-where
-    S: RateTierConfigs,
-{
-    let config = billing.store.rate_tier_config().await.map_err(unavailable)?;
+async fn get_tiers<S: AdminStore, L: AdminLedger>(
+    _: AdminCaller,
+    State(admin): State<crate::State<S, L>>,
+) -> Result<Response, ApiError> {
+    let billing = &admin.billing;
+    let config = billing.store.rate_tier_config().await?;
     Ok(adapters::http::json(StatusCode::OK, &view(config.as_ref(), billing.policy.default_rate)))
 }
 
-pub async fn put<S, L>(billing: &Billing<S, L>, actor: &str, body: &[u8]) -> Result<Response<Body>, ApiError>
-where
-    S: RateTierConfigs,
-{
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct PutBody {
-        tiers: Vec<TierIn>,
-        expected_version: Option<u64>,
-    }
-    let parsed: PutBody = adapters::http::parse_json(body)?;
-    let tiers = parse_tiers(parsed.tiers)?;
-    store(billing, actor, Some(&tiers), parsed.expected_version).await
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PutBody {
+    tiers: Vec<TierIn>,
+    expected_version: Option<u64>,
 }
 
-pub async fn delete<S, L>(billing: &Billing<S, L>, actor: &str, req: &Request) -> Result<Response<Body>, ApiError>
-where
-    S: RateTierConfigs,
-{
-    let expected = adapters::http::query_param(req, "expected_version")
+async fn put_tiers<S: AdminStore, L: AdminLedger>(
+    AdminCaller { actor }: AdminCaller,
+    State(admin): State<crate::State<S, L>>,
+    Json(parsed): Json<PutBody, MAX_BODY_BYTES>,
+) -> Result<Response, ApiError> {
+    let tiers = parse_tiers(parsed.tiers)?;
+    store(&admin.billing, &actor, Some(&tiers), parsed.expected_version).await
+}
+
+async fn delete_tiers<S: AdminStore, L: AdminLedger>(
+    AdminCaller { actor }: AdminCaller,
+    State(admin): State<crate::State<S, L>>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let expected = adapters::http::query_param(&uri, "expected_version")
         .map(|raw| {
             raw.parse::<u64>().map_err(|_| {
                 ApiError::bad_request("invalid_expected_version", "expected_version must be a non-negative integer")
             })
         })
         .transpose()?;
-    store(billing, actor, None, expected).await
+    store(&admin.billing, &actor, None, expected).await
 }
 
 async fn store<S, L>(
@@ -104,12 +110,12 @@ async fn store<S, L>(
     actor: &str,
     tiers: Option<&RateTiers>,
     expected_version: Option<u64>,
-) -> Result<Response<Body>, ApiError>
+) -> Result<Response, ApiError>
 where
     S: RateTierConfigs,
 {
     let at = clock::rfc3339(clock::now());
-    match billing.store.put_rate_tiers(tiers, expected_version, actor, &at).await.map_err(unavailable)? {
+    match billing.store.put_rate_tiers(tiers, expected_version, actor, &at).await? {
         PutTiersOutcome::Stored(config) => {
             tracing::info!(
                 actor,

@@ -7,47 +7,55 @@
 //!   audited (actor `admin:<sub>`, time and note in the finding's history). 409 if resolved.
 //!
 //! Resolving records the admin's decision only: it moves no money (fixes in Wellflow's books
-//! are made there, with a key outside our `ref:auto:` prefix — RUNBOOK.md).
+//! are made there, with a key outside our `ref:auto:` prefix — docs/RUNBOOK.md).
 
 use adapters::clock;
+use adapters::http::{Json, PathId, PathValue, Response, Router};
 use adapters::ApiError;
-use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use axum::extract::State;
+use axum::routing::{get, post};
+use lambda_http::http::{StatusCode, Uri};
 use referral_core::bonus::reconcile::{is_finding_id, Finding, FindingStatus};
-use referral_core::store::{Findings, QueryError};
 use referral_core::usecases::reconcile::{resolve_finding, ResolveOutcome};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// The routes under `/admin/reconciliation` (`rest` = the path segments after it).
-pub async fn route<S: Findings>(
-    store: &S,
-    method: &Method,
-    rest: &[&str],
-    req: &Request,
-    actor: &str,
-    body: &[u8],
-) -> Result<Response<Body>, ApiError> {
-    match (method, rest) {
-        (&Method::GET, []) => list(store, req).await,
-        (&Method::POST, [id, "resolve"]) => resolve(store, id, actor, body).await,
-        (_, [] | [_, "resolve"]) => Err(ApiError::method_not_allowed("the method documented for this route")),
-        _ => Err(ApiError::not_found("route_not_found", format!("no admin route {}", req.uri().path()))),
+use crate::{AdminCaller, AdminLedger, AdminStore, MAX_BODY_BYTES};
+
+pub fn router<S: AdminStore, L: AdminLedger>() -> Router<crate::State<S, L>> {
+    Router::new()
+        .route("/admin/reconciliation", get(list::<S, L>))
+        .route("/admin/reconciliation/{finding_id}/resolve", post(resolve::<S, L>))
+}
+
+/// A finding id from the path (`rf_` and 24 hex digits).
+pub struct FindingId(String);
+
+impl PathValue for FindingId {
+    const NAME: &'static str = "finding_id";
+    const CODE: &'static str = "invalid_finding_id";
+    fn parse_path(raw: &str) -> Result<Self, String> {
+        if is_finding_id(raw) {
+            Ok(FindingId(raw.to_string()))
+        } else {
+            Err("a finding id looks like rf_ and 24 hex digits".into())
+        }
     }
 }
 
-async fn list<S: Findings>(store: &S, req: &Request) -> Result<Response<Body>, ApiError> {
-    let param = |name: &str| adapters::http::query_param(req, name);
+async fn list<S: AdminStore, L: AdminLedger>(
+    _: AdminCaller,
+    State(admin): State<crate::State<S, L>>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let param = |name: &str| adapters::http::query_param(&uri, name);
     let status = match param("status").as_deref() {
         None => FindingStatus::Open,
         Some(raw) => FindingStatus::parse(raw)
             .ok_or_else(|| ApiError::bad_request("invalid_status", "status must be open or resolved"))?,
     };
-    let limit = adapters::http::limit_param(req, 50)?;
-    let page = store.list_findings(status, limit, param("cursor").as_deref()).await.map_err(|e| match e {
-        QueryError::Cursor(c) => ApiError::bad_request("invalid_cursor", c.to_string()),
-        QueryError::Store(s) => unavailable(s),
-    })?;
+    let limit = adapters::http::limit_param(&uri, 50)?;
+    let page = admin.billing.store.list_findings(status, limit, param("cursor").as_deref()).await?;
     let items: Vec<Value> = page.items.iter().map(view).collect();
     Ok(adapters::http::json(
         StatusCode::OK,
@@ -55,22 +63,24 @@ async fn list<S: Findings>(store: &S, req: &Request) -> Result<Response<Body>, A
     ))
 }
 
-async fn resolve<S: Findings>(store: &S, id: &str, actor: &str, body: &[u8]) -> Result<Response<Body>, ApiError> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct ResolveBody {
-        note: String,
-    }
-    if !is_finding_id(id) {
-        return Err(ApiError::bad_request("invalid_finding_id", "a finding id looks like rf_ and 24 hex digits"));
-    }
-    let parsed: ResolveBody = adapters::http::parse_json(body)?;
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResolveBody {
+    note: String,
+}
+
+async fn resolve<S: AdminStore, L: AdminLedger>(
+    AdminCaller { actor }: AdminCaller,
+    State(admin): State<crate::State<S, L>>,
+    PathId(FindingId(id)): PathId<FindingId>,
+    Json(parsed): Json<ResolveBody, MAX_BODY_BYTES>,
+) -> Result<Response, ApiError> {
     let note = parsed.note.trim();
     if note.is_empty() || note.chars().count() > 500 {
         return Err(ApiError::bad_request("invalid_note", "note must be 1 to 500 characters: what was done, and why"));
     }
     let now = clock::rfc3339(clock::now());
-    match resolve_finding(store, id, actor, note, &now).await.map_err(unavailable)? {
+    match resolve_finding(&admin.billing.store, &id, &actor, note, &now).await? {
         ResolveOutcome::Resolved(finding) => {
             Ok(adapters::http::json(StatusCode::OK, &json!({ "outcome": "resolved", "finding": view(&finding) })))
         }
@@ -84,11 +94,6 @@ async fn resolve<S: Findings>(store: &S, id: &str, actor: &str, body: &[u8]) -> 
             ),
         )),
     }
-}
-
-fn unavailable(err: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %err, "reconciliation admin request failed on storage");
-    ApiError::unavailable("storage is unavailable; retry")
 }
 
 /// A finding as an admin sees it.

@@ -1,6 +1,10 @@
 //! JSON views of bonuses for the admin API (everything an admin needs to decide).
 
-use referral_core::bonus::Bonus;
+use adapters::http::Response;
+use adapters::ApiError;
+use axum::response::IntoResponse;
+use lambda_http::http::StatusCode;
+use referral_core::bonus::{Bonus, BonusStatus};
 use referral_core::usecases::moderation::ModerationOutcome;
 use serde_json::{json, Value};
 
@@ -32,37 +36,66 @@ pub fn bonus(b: &Bonus) -> Value {
     })
 }
 
-/// `(outcome label, HTTP status, body)` for one moderation decision.
-pub fn outcome(outcome: &ModerationOutcome) -> (&'static str, u16, Value) {
+/// What one moderation decision came to (the `outcome` of the answer and of a bulk result).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Credited,
+    /// Approved and settled without a credit (nothing left to pay after refunds).
+    Settled,
+    CreditFailed,
+    Rejected,
+    NotFound,
+    NotOpen,
+}
+
+impl Outcome {
+    pub fn of(outcome: &ModerationOutcome) -> Self {
+        match outcome {
+            ModerationOutcome::Approved(b) if b.status == BonusStatus::Credited => Outcome::Credited,
+            ModerationOutcome::Approved(_) => Outcome::Settled,
+            ModerationOutcome::ApprovedButFailed { .. } => Outcome::CreditFailed,
+            ModerationOutcome::Rejected(_) => Outcome::Rejected,
+            ModerationOutcome::NotFound => Outcome::NotFound,
+            ModerationOutcome::NotOpen(_) => Outcome::NotOpen,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Credited => "credited",
+            Outcome::Settled => "settled",
+            Outcome::CreditFailed => "credit_failed",
+            Outcome::Rejected => "rejected",
+            Outcome::NotFound => "not_found",
+            Outcome::NotOpen => "not_open",
+        }
+    }
+}
+
+/// The answer to one decision: 200 with the bonus; 404 (`bonus_not_found`) and 409
+/// (`already_decided`, with the bonus as it stands) in the error envelope.
+pub fn decision(outcome: &ModerationOutcome) -> Response {
+    let label = Outcome::of(outcome).as_str();
     match outcome {
-        ModerationOutcome::Approved(b) => {
-            let label = if b.status == referral_core::bonus::BonusStatus::Credited { "credited" } else { "settled" };
-            (label, 200, json!({ "outcome": label, "bonus": bonus(b) }))
+        ModerationOutcome::Approved(b) | ModerationOutcome::Rejected(b) => {
+            adapters::http::json(StatusCode::OK, &json!({ "outcome": label, "bonus": bonus(b) }))
         }
-        ModerationOutcome::ApprovedButFailed { bonus: b, error } => {
-            let retry_scheduled = b.next_move().is_some();
-            (
-                "credit_failed",
-                200,
-                json!({
-                    "outcome": "credit_failed",
-                    "message": "approved, but Wellflow failed; the bonus is failed and will be retried",
-                    "error": error,
-                    "retry_scheduled": retry_scheduled,
-                    "bonus": bonus(b),
-                }),
-            )
-        }
-        ModerationOutcome::Rejected(r) => ("rejected", 200, json!({ "outcome": "rejected", "bonus": bonus(r) })),
-        ModerationOutcome::NotFound => (
-            "not_found",
-            404,
-            json!({ "error": { "code": "bonus_not_found", "message": "no bonus for this payment id" } }),
+        ModerationOutcome::ApprovedButFailed { bonus: b, error } => adapters::http::json(
+            StatusCode::OK,
+            &json!({
+                "outcome": label,
+                "message": "approved, but Wellflow failed; the bonus is failed and will be retried",
+                "error": error,
+                "retry_scheduled": b.next_move().is_some(),
+                "bonus": bonus(b),
+            }),
         ),
-        ModerationOutcome::NotOpen(r) => (
-            "not_open",
-            409,
-            json!({
+        ModerationOutcome::NotFound => {
+            ApiError::not_found("bonus_not_found", "no bonus for this payment id").into_response()
+        }
+        ModerationOutcome::NotOpen(r) => adapters::http::json(
+            StatusCode::CONFLICT,
+            &json!({
                 "error": { "code": "already_decided", "message": format!("bonus is already {}; nothing changed", r.status) },
                 "bonus": bonus(r),
             }),

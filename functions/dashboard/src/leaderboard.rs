@@ -9,36 +9,42 @@
 //! * `PUT /referrals/profile` `{"public_name": "Jane D." | null}` — opt in (or out).
 
 use adapters::domain::leaderboard::{rank_page, Board, LeaderboardCursor, Period, PublicName, RankState};
-use adapters::domain::UserId;
-use adapters::store::Leaderboard;
+use adapters::http::{Json, Response, Router};
 use adapters::ApiError;
-use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use axum::extract::State;
+use axum::routing::{get, put};
+use lambda_http::http::{StatusCode, Uri};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::{unavailable, DashboardApi};
+use crate::principal::{Reader, Session};
+use crate::DashboardStore;
 
 const DEFAULT_LIMIT: i32 = 10;
 const MAX_PROFILE_BODY: usize = 1024;
 
-pub async fn get<S: Leaderboard>(
-    api: &DashboardApi<S>,
-    req: &Request,
-    user: &UserId,
-) -> Result<Response<Body>, ApiError> {
-    let period = Period::parse(adapters::http::query_param(req, "period").as_deref())
-        .map_err(|e| ApiError::bad_request("invalid_period", e.to_string()))?;
-    let limit = adapters::http::limit_param(req, DEFAULT_LIMIT)?;
+pub fn router<S: DashboardStore>() -> Router<crate::State<S>> {
+    Router::new()
+        .route("/referrals/leaderboard", get(leaderboard::<S>))
+        .route("/referrals/profile", put(put_profile::<S>))
+}
+
+/// A read: JWT or an API key with the `read` scope.
+async fn leaderboard<S: DashboardStore>(
+    Reader(principal): Reader,
+    State(api): State<crate::State<S>>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let user = &principal.user;
+    let period = Period::parse(adapters::http::query_param(&uri, "period").as_deref())?;
+    let limit = adapters::http::limit_param(&uri, DEFAULT_LIMIT)?;
     let board = Board::current(period, adapters::clock::now());
     let keys = &api.cfg.leaderboard;
-    let cursor = adapters::http::query_param(req, "cursor")
-        .map(|raw| keys.open(&raw, board.scope()))
-        .transpose()
-        .map_err(|e| ApiError::bad_request("invalid_cursor", e.to_string()))?;
+    let cursor = adapters::http::query_param(&uri, "cursor").map(|raw| keys.open(&raw, board.scope())).transpose()?;
     let after = cursor.as_ref().map(|c| &c.position);
     let (page, me) =
         tokio::join!(api.store.leaderboard_page(board.scope(), limit, after), api.store.standing(board.scope(), user));
-    let (page, me) = (page.map_err(unavailable)?, me.map_err(unavailable)?);
+    let (page, me) = (page?, me?);
 
     let before = cursor.map(|c| c.rank).unwrap_or_default();
     let scores: Vec<_> = page.entries.iter().map(|e| e.earned).collect();
@@ -79,27 +85,26 @@ pub async fn get<S: Leaderboard>(
     ))
 }
 
-pub async fn put_profile<S: Leaderboard>(
-    api: &DashboardApi<S>,
-    req: &Request,
-    user: &UserId,
-) -> Result<Response<Body>, ApiError> {
-    if req.method() != Method::PUT {
-        return Err(ApiError::method_not_allowed("PUT"));
-    }
-    let body: serde_json::Map<String, Value> =
-        adapters::http::parse_json(adapters::http::body_bytes(req, MAX_PROFILE_BODY)?)?;
-    if body.len() != 1 {
-        return Err(ApiError::bad_request("invalid_body", "body must be {\"public_name\": \"...\" | null}"));
-    }
-    let name = match body.get("public_name") {
-        Some(Value::Null) => None,
-        Some(Value::String(raw)) => {
-            Some(PublicName::parse(raw).map_err(|e| ApiError::bad_request("invalid_public_name", e.to_string()))?)
-        }
-        _ => return Err(ApiError::bad_request("invalid_body", "body must be {\"public_name\": \"...\" | null}")),
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileBody {
+    /// A string (opt in with that name) or `null` (opt out); required.
+    public_name: Value,
+}
+
+/// Changes what others see: the signed-in user only (JWT).
+async fn put_profile<S: DashboardStore>(
+    Session(principal): Session,
+    State(api): State<crate::State<S>>,
+    Json(body): Json<ProfileBody, MAX_PROFILE_BODY>,
+) -> Result<Response, ApiError> {
+    let user = &principal.user;
+    let name = match body.public_name {
+        Value::Null => None,
+        Value::String(raw) => Some(PublicName::parse(&raw)?),
+        _ => return Err(ApiError::bad_request("invalid_body", "public_name must be a string or null")),
     };
-    api.store.set_public_name(user, name.as_ref().map(PublicName::as_str)).await.map_err(unavailable)?;
+    api.store.set_public_name(user, name.as_ref().map(PublicName::as_str)).await?;
     tracing::info!(user_id = %user, opted_in = name.is_some(), "public name updated");
     Ok(adapters::http::json(StatusCode::OK, &json!({ "public_name": name.as_ref().map(PublicName::as_str) })))
 }

@@ -5,10 +5,9 @@
 //! * `GET /referrals/link` → `{code, url}` (the code is created on the first call)
 //! * `GET /referrals/qr.svg`, `GET /referrals/qr.png?size=128..1024` — with `ETag`
 //! * `GET /referrals/kpis` — from write-time aggregates: constant cost at any history size
-//! * `GET /referrals/history?limit=&cursor=&status=&from=&to=` — every bonus, newest first, and
-//!   `GET /referrals/history.csv` — the same rows as CSV ([`history`])
-//! * `GET /referrals/stats?granularity=day|month&from=&to=` — clicks, signups, earnings per day
-//!   or month from write-time buckets ([`stats`])
+//! * `GET /referrals/history?limit=&cursor=&status=&from=&to=`, `GET /referrals/history.csv` —
+//!   every bonus, newest first, filtered ([`history`])
+//! * `GET /referrals/stats?granularity=day|month&from=&to=` — the earnings chart ([`stats`])
 //! * `GET /referrals/leaderboard?period=month|all`, `PUT /referrals/profile` — see [`leaderboard`]
 //! * `GET|PUT|DELETE /referrals/webhook`, `POST /referrals/webhook/rotate-secret`,
 //!   `GET /referrals/webhook/deliveries` — the partner webhook endpoint ([`webhooks`])
@@ -24,6 +23,8 @@
 
 pub mod history;
 pub mod leaderboard;
+pub mod mine;
+pub mod pages;
 pub mod partner;
 pub mod principal;
 pub mod qr;
@@ -31,35 +32,19 @@ pub mod stats;
 pub mod views;
 pub mod webhooks;
 
+use std::sync::Arc;
+
 use adapters::auth::JwtVerifier;
 use adapters::config::{self, ConfigError, Source};
 use adapters::domain::leaderboard::LeaderboardKeys;
 use adapters::domain::partner_webhook::UrlPolicy;
-use adapters::domain::{Scope, UserId};
+use adapters::http::Router;
 use adapters::store::{
-    ApiKeys, Campaigns, Dashboard, HistoryQueries, Leaderboard, PartnerWebhooks, StatsQueries, Users,
+    ApiKeys, BonusQueries, Campaigns, Dashboard, HistoryQueries, Leaderboard, PartnerWebhooks, StatsQueries, Users,
 };
-use adapters::ApiError;
-use lambda_http::http::{header, Method, StatusCode};
-use lambda_http::{Body, Request, Response};
-use serde_json::json;
+use lambda_http::{Body, Request};
 use url::Url;
 
-const PAGE_HTML: &str = include_str!("../../../infra/web/referrals.html");
-const PAGE_JS: &str = include_str!("../../../infra/web/referrals.js");
-const PAGE_CSS: &str = include_str!("../../../infra/web/referrals.css");
-const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
-const WINDOW_DAYS: i64 = 30;
-/// The routes an API key with the `read` scope may call (besides the JWT).
-const READ_ROUTES: [&str; 7] = [
-    "/referrals/link",
-    "/referrals/qr.svg",
-    "/referrals/qr.png",
-    "/referrals/kpis",
-    "/referrals/history",
-    "/referrals/history.csv",
-    "/referrals/stats",
-];
 /// Default requests per minute per API key (`API_KEY_RATE_PER_MINUTE`).
 pub const DEFAULT_API_KEY_RATE_PER_MINUTE: u32 = 120;
 
@@ -146,157 +131,72 @@ fn parse_link_base(raw: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+/// The dashboard API: its store, the JWT verifier and the configuration.
+#[derive(Clone)]
 pub struct DashboardApi<S> {
     pub store: S,
     pub jwt: JwtVerifier,
     pub cfg: DashboardConfig,
 }
 
-pub async fn handle<S>(api: &DashboardApi<S>, req: &Request) -> Response<Body>
-where
-    S: Users + Dashboard + HistoryQueries + StatsQueries + Leaderboard + PartnerWebhooks + ApiKeys + Campaigns,
+/// What the dashboard's store must do.
+pub trait DashboardStore:
+    Users
+    + Dashboard
+    + BonusQueries
+    + HistoryQueries
+    + StatsQueries
+    + Leaderboard
+    + PartnerWebhooks
+    + ApiKeys
+    + Campaigns
+    + Clone
+    + Send
+    + Sync
+    + 'static
 {
-    adapters::http::respond(route(api, req).await)
+}
+impl<T> DashboardStore for T where
+    T: Users
+        + Dashboard
+        + BonusQueries
+        + HistoryQueries
+        + StatsQueries
+        + Leaderboard
+        + PartnerWebhooks
+        + ApiKeys
+        + Campaigns
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
 }
 
-async fn route<S>(api: &DashboardApi<S>, req: &Request) -> Result<Response<Body>, ApiError>
-where
-    S: Users + Dashboard + HistoryQueries + StatsQueries + Leaderboard + PartnerWebhooks + ApiKeys + Campaigns,
-{
-    let path = req.uri().path().trim_end_matches('/');
-    // The webhook routes answer 405 themselves (their methods differ per path).
-    if !webhooks::owns(path) {
-        let allowed = match path {
-            "/referrals/profile" => "PUT",
-            _ => partner::allowed_methods(path).unwrap_or("GET"),
-        };
-        let method_ok = allowed.split(", ").any(|m| m == req.method().as_str())
-            || (req.method() == Method::HEAD && allowed.contains("GET"));
-        if !method_ok {
-            return Err(ApiError::method_not_allowed(allowed));
-        }
-    }
-    match path {
-        "/referrals" => return Ok(adapters::web::page(PAGE_HTML, &api.cfg.page)),
-        "/referrals.js" => {
-            return Ok(adapters::web::static_file(
-                "text/javascript; charset=utf-8",
-                PAGE_JS.into(),
-                "public, max-age=300",
-            ))
-        }
-        "/referrals.css" => {
-            return Ok(adapters::web::static_file("text/css; charset=utf-8", PAGE_CSS.into(), "public, max-age=300"))
-        }
-        "/openapi.json" => {
-            return Ok(adapters::web::static_file("application/json", OPENAPI_JSON.into(), "public, max-age=300"))
-        }
-        _ => {}
-    }
-    let principal = match principal::authenticate(api, req).await {
-        Ok(principal) => principal,
-        Err(refusal) => return Ok(refusal.into_response()),
-    };
-    if let Some(result) = partner::route(api, req, &principal, path).await {
-        return result;
-    }
-    // The public name and the webhook endpoint change what others see or receive: the
-    // signed-in user only (JWT), like API key management. The leaderboard is a read.
-    match path {
-        "/referrals/leaderboard" => {
-            principal.require(Scope::Read)?;
-            return leaderboard::get(api, req, &principal.user).await;
-        }
-        "/referrals/profile" => {
-            principal.require_jwt()?;
-            return leaderboard::put_profile(api, req, &principal.user).await;
-        }
-        p if webhooks::owns(p) => {
-            principal.require_jwt()?;
-            return webhooks::route(&api.store, api.cfg.webhook_urls, req, &principal.user, p).await;
-        }
-        _ => {}
-    }
-    if !READ_ROUTES.contains(&path) {
-        return Err(ApiError::not_found("route_not_found", format!("no dashboard route {path}")));
-    }
-    // The caller's own link, QR codes, KPIs and history: `read` scope for API keys.
-    principal.require(Scope::Read)?;
-    let user = principal.user;
-    match path {
-        "/referrals/link" => {
-            let code = api.store.ensure_code(&user).await.map_err(unavailable)?;
-            Ok(adapters::http::json(StatusCode::OK, &json!({ "code": code, "url": api.cfg.link(code.as_str()) })))
-        }
-        "/referrals/qr.svg" | "/referrals/qr.png" => qr_response(api, req, &user, path.ends_with(".png")).await,
-        "/referrals/kpis" => {
-            let today = adapters::clock::now().date();
-            let start = today - time::Duration::days(WINDOW_DAYS - 1);
-            let kpis =
-                api.store.referrer_kpis(&user, &start.to_string(), &today.to_string()).await.map_err(unavailable)?;
-            tracing::info!(user_id = %user, items_read = kpis.items_read, "kpis served");
-            Ok(adapters::http::json(StatusCode::OK, &views::kpis_body(&kpis)))
-        }
-        "/referrals/history" => history::page(&api.store, req, &user).await,
-        "/referrals/history.csv" => history::csv(&api.store, &api.cfg, req, &user).await,
-        "/referrals/stats" => stats::get(&api.store, req, &user).await,
-        _ => Err(ApiError::not_found("route_not_found", format!("no dashboard route {path}"))),
-    }
+/// The state every dashboard route sees.
+pub type State<S> = Arc<DashboardApi<S>>;
+
+/// Every route of the function, one router per resource module (what main runs through
+/// lambda_http). Order of answers on every route (docs/api/input-policy.md): 404 unknown path,
+/// 405 other method (with `Allow`), then 401/429 ([`principal::Principal`]), 403 (scope), then
+/// the body and the route's own answers.
+pub fn router<S: DashboardStore>(api: State<S>) -> Router {
+    adapters::http::finish(
+        Router::new()
+            .merge(pages::router())
+            .merge(mine::router())
+            .merge(history::router())
+            .merge(stats::router())
+            .merge(leaderboard::router())
+            .merge(webhooks::router())
+            .merge(partner::router())
+            .with_state(api),
+    )
 }
 
-pub(crate) fn unavailable(err: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %err, "dashboard request failed on storage");
-    ApiError::unavailable("storage is unavailable; retry")
-}
-
-async fn qr_response<S>(
-    api: &DashboardApi<S>,
-    req: &Request,
-    user: &UserId,
-    png: bool,
-) -> Result<Response<Body>, ApiError>
-where
-    S: Users,
-{
-    let size = match adapters::http::query_param(req, "size") {
-        None => qr::DEFAULT_SIZE,
-        Some(raw) => {
-            raw.parse::<u32>().ok().filter(|s| (qr::MIN_SIZE..=qr::MAX_SIZE).contains(s)).ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_size",
-                    format!("size must be {} to {} pixels", qr::MIN_SIZE, qr::MAX_SIZE),
-                )
-            })?
-        }
-    };
-    let code = api.store.ensure_code(user).await.map_err(unavailable)?;
-    let url = api.cfg.link(code.as_str());
-    let etag = {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(format!("{}|{size}|{url}", if png { "png" } else { "svg" }));
-        format!("\"{}\"", hex::encode(&digest[..12]))
-    };
-    let cache = "private, max-age=86400";
-    if adapters::http::header(req, "if-none-match").is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
-        return Ok(Response::builder()
-            .status(StatusCode::NOT_MODIFIED)
-            .header(header::ETAG, &etag)
-            .header(header::CACHE_CONTROL, cache)
-            .body(Body::Empty)
-            .expect("valid headers"));
-    }
-    let (content_type, body) = if png {
-        ("image/png", Body::Binary(qr::png(&url, size).map_err(|_| ApiError::internal())?))
-    } else {
-        ("image/svg+xml", Body::Text(qr::svg(&url).map_err(|_| ApiError::internal())?))
-    };
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, content_type)
-        .header(header::ETAG, &etag)
-        .header(header::CACHE_CONTROL, cache)
-        .body(body)
-        .expect("valid headers"))
+/// One request through [`router`], in-process (tests).
+pub async fn handle<S: DashboardStore>(api: &DashboardApi<S>, req: &Request) -> lambda_http::Response<Body> {
+    adapters::http::call(router(Arc::new(api.clone())), req).await
 }
 
 /// Read from Secrets Manager at cold start (`<NAME>_SECRET_ARN` in the environment). The HS256

@@ -2,16 +2,15 @@
 //! per cold start ([`dashboard::App::from_env`]).
 
 use adapters::config::ProcessEnv;
-use lambda_http::{service_fn, Error, Request};
+use lambda_http::Error;
 
 // One thread: a Lambda process serves one event at a time, and a current-thread runtime starts
-// faster (no worker threads to spawn) — cold-start figures in BENCHMARKS.md.
+// faster (no worker threads to spawn) — cold-start figures in docs/BENCHMARKS.md.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     adapters::telemetry::init();
     let sdk = adapters::aws::sdk_config().await;
     let api = dashboard::App::from_env(&ProcessEnv, &sdk).await?;
-    let api = &api;
-    lambda_http::run(service_fn(move |req: Request| async move { Ok::<_, Error>(dashboard::handle(api, &req).await) }))
-        .await
+    // The function's one Router, run as the runtime's http-axum example does.
+    lambda_http::run(dashboard::router(std::sync::Arc::new(api))).await
 }

@@ -10,56 +10,33 @@
 
 use adapters::domain::api_key::{self, GeneratedKey};
 use adapters::domain::campaign::{CampaignName, MAX_CAMPAIGNS};
-use adapters::domain::{ApiKeyId, Scope, Scopes};
+use adapters::domain::{ApiKeyId, Scopes};
+use adapters::http::{Json, PathId, Response, Router};
 use adapters::store::partner::{ApiKeyRecord, ApiKeySummary, CampaignOutcome, CreateKeyOutcome, RevokeOutcome};
-use adapters::store::{ApiKeys, Campaigns, Users};
 use adapters::ApiError;
-use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use axum::extract::State;
+use axum::routing::{delete, get};
+use lambda_http::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::principal::Principal;
-use crate::{unavailable, DashboardApi};
+use crate::principal::{CampaignManager, Session};
+use crate::DashboardStore;
 
 pub const API_KEYS_PATH: &str = "/referrals/api-keys";
 pub const CAMPAIGNS_PATH: &str = "/referrals/campaigns";
 /// Request bodies here are tiny.
 const MAX_BODY_BYTES: usize = 4 * 1024;
 
-/// The methods a partner route accepts, or `None` for paths this module does not own.
-pub fn allowed_methods(path: &str) -> Option<&'static str> {
-    match path {
-        API_KEYS_PATH | CAMPAIGNS_PATH => Some("GET, POST"),
-        p if p.strip_prefix(API_KEYS_PATH).is_some_and(|rest| rest.starts_with('/')) => Some("DELETE"),
-        _ => None,
-    }
-}
-
-/// Routes `path` if it belongs to the partner API.
-pub async fn route<S>(
-    api: &DashboardApi<S>,
-    req: &Request,
-    principal: &Principal,
-    path: &str,
-) -> Option<Result<Response<Body>, ApiError>>
-where
-    S: Users + ApiKeys + Campaigns,
-{
-    let method = req.method();
-    Some(match path {
-        API_KEYS_PATH if method == Method::POST => create_key(api, req, principal).await,
-        API_KEYS_PATH => list_keys(api, principal).await,
-        CAMPAIGNS_PATH if method == Method::POST => create_campaign(api, req, principal).await,
-        CAMPAIGNS_PATH => list_campaigns(api, principal).await,
-        _ => {
-            let key_id = path.strip_prefix(API_KEYS_PATH)?.strip_prefix('/')?;
-            revoke_key(api, principal, key_id).await
-        }
-    })
+pub fn router<S: DashboardStore>() -> Router<crate::State<S>> {
+    Router::new()
+        .route(API_KEYS_PATH, get(list_keys::<S>).post(create_key::<S>))
+        .route("/referrals/api-keys/{key_id}", delete(revoke_key::<S>))
+        .route(CAMPAIGNS_PATH, get(list_campaigns::<S>).post(create_campaign::<S>))
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NewKey {
     name: String,
     scopes: Vec<String>,
@@ -76,15 +53,13 @@ fn key_view(key: &ApiKeySummary) -> serde_json::Value {
     })
 }
 
-async fn create_key<S: ApiKeys>(
-    api: &DashboardApi<S>,
-    req: &Request,
-    principal: &Principal,
-) -> Result<Response<Body>, ApiError> {
-    principal.require_jwt()?;
-    let body: NewKey = adapters::http::parse_json(adapters::http::body_bytes(req, MAX_BODY_BYTES)?)?;
-    let name = api_key::validate_name(&body.name).map_err(|e| ApiError::bad_request("invalid_name", e.to_string()))?;
-    let scopes = Scopes::parse(&body.scopes).map_err(|e| ApiError::bad_request("invalid_scopes", e.to_string()))?;
+async fn create_key<S: DashboardStore>(
+    Session(principal): Session,
+    State(api): State<crate::State<S>>,
+    Json(body): Json<NewKey, MAX_BODY_BYTES>,
+) -> Result<Response, ApiError> {
+    let name = api_key::validate_name(&body.name)?;
+    let scopes = Scopes::parse(&body.scopes)?;
     let created_at = adapters::clock::rfc3339(adapters::clock::now());
     // A key id collision (62 bits) is astronomically unlikely; draw again a couple of times.
     for _ in 0..3 {
@@ -99,7 +74,7 @@ async fn create_key<S: ApiKeys>(
             created_at: created_at.clone(),
             revoked_at: None,
         };
-        match api.store.create_api_key(&record, api_key::MAX_ACTIVE_KEYS).await.map_err(unavailable)? {
+        match api.store.create_api_key(&record, api_key::MAX_ACTIVE_KEYS).await? {
             CreateKeyOutcome::Created => {
                 tracing::info!(user_id = %principal.user, api_key_id = %key.id, scopes = ?scopes.names(), "api key created");
                 let mut view = key_view(&record.summary());
@@ -118,52 +93,45 @@ async fn create_key<S: ApiKeys>(
     Err(ApiError::internal())
 }
 
-async fn list_keys<S: ApiKeys>(api: &DashboardApi<S>, principal: &Principal) -> Result<Response<Body>, ApiError> {
-    principal.require_jwt()?;
-    let keys = api.store.api_keys(&principal.user).await.map_err(unavailable)?;
+async fn list_keys<S: DashboardStore>(
+    Session(principal): Session,
+    State(api): State<crate::State<S>>,
+) -> Result<Response, ApiError> {
+    let keys = api.store.api_keys(&principal.user).await?;
     let items: Vec<_> = keys.iter().map(key_view).collect();
     Ok(adapters::http::json(StatusCode::OK, &json!({ "items": items })))
 }
 
-async fn revoke_key<S: ApiKeys>(
-    api: &DashboardApi<S>,
-    principal: &Principal,
-    raw_id: &str,
-) -> Result<Response<Body>, ApiError> {
-    principal.require_jwt()?;
-    let not_found = || ApiError::not_found("api_key_not_found", "no such API key");
-    let key_id = ApiKeyId::parse(raw_id).map_err(|_| not_found())?;
+async fn revoke_key<S: DashboardStore>(
+    Session(principal): Session,
+    State(api): State<crate::State<S>>,
+    PathId(key_id): PathId<ApiKeyId>,
+) -> Result<Response, ApiError> {
     let at = adapters::clock::rfc3339(adapters::clock::now());
-    match api.store.revoke_api_key(&principal.user, &key_id, &at).await.map_err(unavailable)? {
+    match api.store.revoke_api_key(&principal.user, &key_id, &at).await? {
         outcome @ (RevokeOutcome::Revoked | RevokeOutcome::AlreadyRevoked) => {
             tracing::info!(user_id = %principal.user, api_key_id = %key_id, outcome = ?outcome, "api key revoked");
-            Ok(Response::builder()
-                .status(StatusCode::NO_CONTENT)
-                .header("cache-control", "no-store")
-                .body(Body::Empty)
-                .expect("valid headers"))
+            Ok(adapters::http::no_content())
         }
-        RevokeOutcome::NotFound => Err(not_found()),
+        RevokeOutcome::NotFound => Err(ApiError::not_found("api_key_not_found", "no such API key")),
     }
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NewCampaign {
     campaign: String,
 }
 
-async fn create_campaign<S: Users + Campaigns>(
-    api: &DashboardApi<S>,
-    req: &Request,
-    principal: &Principal,
-) -> Result<Response<Body>, ApiError> {
-    principal.require(Scope::Campaigns)?;
-    let body: NewCampaign = adapters::http::parse_json(adapters::http::body_bytes(req, MAX_BODY_BYTES)?)?;
-    let name =
-        CampaignName::parse(&body.campaign).map_err(|e| ApiError::bad_request("invalid_campaign", e.to_string()))?;
-    let code = api.store.ensure_code(&principal.user).await.map_err(unavailable)?;
+async fn create_campaign<S: DashboardStore>(
+    CampaignManager(principal): CampaignManager,
+    State(api): State<crate::State<S>>,
+    Json(body): Json<NewCampaign, MAX_BODY_BYTES>,
+) -> Result<Response, ApiError> {
+    let name = CampaignName::parse(&body.campaign)?;
+    let code = api.store.ensure_code(&principal.user).await?;
     let at = adapters::clock::rfc3339(adapters::clock::now());
-    match api.store.create_campaign(&principal.user, &code, &name, &at, MAX_CAMPAIGNS).await.map_err(unavailable)? {
+    match api.store.create_campaign(&principal.user, &code, &name, &at, MAX_CAMPAIGNS).await? {
         CampaignOutcome::Created => Ok(adapters::http::json(
             StatusCode::CREATED,
             &json!({
@@ -182,13 +150,12 @@ async fn create_campaign<S: Users + Campaigns>(
     }
 }
 
-async fn list_campaigns<S: Users + Campaigns>(
-    api: &DashboardApi<S>,
-    principal: &Principal,
-) -> Result<Response<Body>, ApiError> {
-    principal.require(Scope::Campaigns)?;
-    let code = api.store.ensure_code(&principal.user).await.map_err(unavailable)?;
-    let campaigns = api.store.campaigns(&principal.user, &code).await.map_err(unavailable)?;
+async fn list_campaigns<S: DashboardStore>(
+    CampaignManager(principal): CampaignManager,
+    State(api): State<crate::State<S>>,
+) -> Result<Response, ApiError> {
+    let code = api.store.ensure_code(&principal.user).await?;
+    let campaigns = api.store.campaigns(&principal.user, &code).await?;
     let items: Vec<_> = campaigns
         .iter()
         .map(|c| {
@@ -205,17 +172,7 @@ async fn list_campaigns<S: Users + Campaigns>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::DashboardConfig;
-
-    #[test]
-    fn partner_paths_and_their_methods() {
-        assert_eq!(allowed_methods("/referrals/api-keys"), Some("GET, POST"));
-        assert_eq!(allowed_methods("/referrals/campaigns"), Some("GET, POST"));
-        assert_eq!(allowed_methods("/referrals/api-keys/abc"), Some("DELETE"));
-        assert_eq!(allowed_methods("/referrals/api-keysx"), None);
-        assert_eq!(allowed_methods("/referrals/kpis"), None);
-    }
 
     #[test]
     fn config_reads_the_rate_and_builds_campaign_links() {

@@ -10,10 +10,11 @@ use adapters::domain::{ApiKeyId, Scope, Scopes, UserId};
 use adapters::store::partner::RateOutcome;
 use adapters::store::ApiKeys;
 use adapters::ApiError;
-use lambda_http::http::{header, StatusCode};
-use lambda_http::{Body, Request, Response};
+use axum::extract::FromRequestParts;
+use lambda_http::http::request::Parts;
+use lambda_http::http::{HeaderMap, StatusCode};
 
-use crate::DashboardApi;
+use crate::{DashboardApi, DashboardStore};
 
 /// The header partners may use instead of `Authorization: Bearer`.
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -56,48 +57,50 @@ impl Principal {
     }
 }
 
-/// Why a request was not let in.
-#[derive(Debug)]
-pub enum Refusal {
-    Error(ApiError),
-    /// The key used up this minute's requests.
-    RateLimited {
-        retry_after_secs: i64,
-        limit: u32,
-    },
-}
+/// The caller of every authenticated dashboard route: 401 (no or invalid credentials), 429
+/// (an API key over its limit, with `Retry-After`), 503 (the key store is down).
+impl<S: DashboardStore> FromRequestParts<crate::State<S>> for Principal {
+    type Rejection = ApiError;
 
-impl From<ApiError> for Refusal {
-    fn from(err: ApiError) -> Self {
-        Refusal::Error(err)
+    async fn from_request_parts(parts: &mut Parts, api: &crate::State<S>) -> Result<Self, ApiError> {
+        authenticate(api, &parts.headers).await
     }
 }
 
-impl Refusal {
-    pub fn into_response(self) -> Response<Body> {
-        match self {
-            Refusal::Error(err) => err.into_response(),
-            Refusal::RateLimited { retry_after_secs, limit } => {
-                let mut resp = ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    format!("this API key may make {limit} requests per minute; retry after {retry_after_secs} s"),
-                )
-                .into_response();
-                resp.headers_mut().insert(header::RETRY_AFTER, retry_after_secs.into());
-                resp
+/// A caller whose credentials allow reading the user's own data: a JWT, or an API key with
+/// the `read` scope (403 otherwise, before the body is read).
+pub struct Reader(pub Principal);
+/// A caller allowed to manage campaign links: a JWT, or an API key with the `campaigns` scope.
+pub struct CampaignManager(pub Principal);
+/// The user's own session (JWT): what changes what others see or receive, and key management.
+/// API keys get 403.
+pub struct Session(pub Principal);
+
+macro_rules! requirement {
+    ($name:ident, $check:expr) => {
+        impl<S: DashboardStore> FromRequestParts<crate::State<S>> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(parts: &mut Parts, api: &crate::State<S>) -> Result<Self, ApiError> {
+                let principal = authenticate(api, &parts.headers).await?;
+                let check: fn(&Principal) -> Result<(), ApiError> = $check;
+                check(&principal)?;
+                Ok($name(principal))
             }
         }
-    }
+    };
 }
+requirement!(Reader, |p| p.require(Scope::Read));
+requirement!(CampaignManager, |p| p.require(Scope::Campaigns));
+requirement!(Session, Principal::require_jwt);
 
-/// The authenticated caller, or 401 (no/invalid credentials), 429 (key over its limit), 503.
-pub async fn authenticate<S: ApiKeys>(api: &DashboardApi<S>, req: &Request) -> Result<Principal, Refusal> {
-    let authorization = adapters::http::header(req, "authorization");
+/// The authenticated caller of a request with these headers.
+pub async fn authenticate<S: ApiKeys>(api: &DashboardApi<S>, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let authorization = adapters::http::header(headers, "authorization");
     let bearer = authorization.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")));
-    let key_header = adapters::http::header(req, API_KEY_HEADER);
+    let key_header = adapters::http::header(headers, API_KEY_HEADER);
     if key_header.is_some() && authorization.is_some() {
-        return Err(ApiError::unauthorized("send either Authorization or X-Api-Key, not both").into());
+        return Err(ApiError::unauthorized("send either Authorization or X-Api-Key, not both"));
     }
     let key = match key_header {
         Some(key) => Some(key.trim()),
@@ -106,7 +109,7 @@ pub async fn authenticate<S: ApiKeys>(api: &DashboardApi<S>, req: &Request) -> R
     match key {
         Some(raw) => with_api_key(api, raw).await,
         None => {
-            let claims = api.jwt.verify(req).await?;
+            let claims = api.jwt.verify(headers).await?;
             let user = UserId::parse(&claims.sub)
                 .map_err(|_| ApiError::unauthorized("token subject is not a valid user id"))?;
             Ok(Principal { user, via: Via::Jwt })
@@ -114,7 +117,7 @@ pub async fn authenticate<S: ApiKeys>(api: &DashboardApi<S>, req: &Request) -> R
     }
 }
 
-async fn with_api_key<S: ApiKeys>(api: &DashboardApi<S>, raw: &str) -> Result<Principal, Refusal> {
+async fn with_api_key<S: ApiKeys>(api: &DashboardApi<S>, raw: &str) -> Result<Principal, ApiError> {
     let presented = PresentedKey::parse(raw).map_err(|_| ApiError::unauthorized("malformed API key"))?;
     let key_id = presented.id.clone();
     let limit = api.cfg.api_key_rate_per_minute;
@@ -124,23 +127,25 @@ async fn with_api_key<S: ApiKeys>(api: &DashboardApi<S>, raw: &str) -> Result<Pr
         api.store.api_key(&key_id),
         api.store.count_key_request(&key_id, window.minute, limit, window.expires_at)
     );
-    let record = record.map_err(crate::unavailable)?;
-    let Some(record) = record.filter(|r| presented.matches(&r.secret_hash)) else {
+    let Some(record) = record?.filter(|r| presented.matches(&r.secret_hash)) else {
         tracing::info!(api_key_id = %key_id, outcome = "invalid_api_key", "api key refused");
-        return Err(ApiError::unauthorized("invalid API key").into());
+        return Err(ApiError::unauthorized("invalid API key"));
     };
     if record.revoked_at.is_some() {
         tracing::info!(api_key_id = %key_id, outcome = "revoked_api_key", "api key refused");
-        return Err(ApiError::unauthorized("this API key was revoked").into());
+        return Err(ApiError::unauthorized("this API key was revoked"));
     }
     let scopes = Scopes::parse(&record.scopes).map_err(|e| {
         tracing::error!(api_key_id = %key_id, error = %e, "stored API key has invalid scopes");
         ApiError::internal()
     })?;
-    if rate.map_err(crate::unavailable)? == RateOutcome::Limited {
+    if rate? == RateOutcome::Limited {
         tracing::info!(api_key_id = %key_id, user_id = %record.owner_id, outcome = "rate_limited", "api key refused");
         adapters::metrics::count("ApiKeyRateLimited", &[]);
-        return Err(Refusal::RateLimited { retry_after_secs: window.retry_after_secs, limit });
+        return Err(ApiError::too_many_requests(
+            format!("this API key may make {limit} requests per minute; retry after {} s", window.retry_after_secs),
+            window.retry_after_secs,
+        ));
     }
     tracing::info!(api_key_id = %key_id, user_id = %record.owner_id, "api key accepted");
     Ok(Principal { user: record.owner_id, via: Via::ApiKey { key_id, scopes } })
@@ -170,13 +175,5 @@ mod tests {
         let err = read.require(Scope::Campaigns).unwrap_err();
         assert_eq!((err.status.as_u16(), err.code), (403, "insufficient_scope"));
         assert_eq!(read.require_jwt().unwrap_err().status.as_u16(), 403);
-    }
-
-    #[test]
-    fn rate_limited_refusals_carry_retry_after() {
-        let resp = Refusal::RateLimited { retry_after_secs: 17, limit: 3 }.into_response();
-        assert_eq!(resp.status(), 429);
-        assert_eq!(resp.headers()["retry-after"], "17");
-        assert_eq!(resp.headers()["content-type"], "application/json");
     }
 }

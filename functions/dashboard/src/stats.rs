@@ -5,24 +5,34 @@
 //! referrer with ten bonuses or ten thousand.
 
 use adapters::domain::stats::{Series, StatsRange, StatsRangeError};
-use adapters::domain::UserId;
-use adapters::store::StatsQueries;
+use adapters::http::{Response, Router};
 use adapters::ApiError;
-use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use axum::extract::State;
+use axum::routing::get;
+use lambda_http::http::{StatusCode, Uri};
 use serde_json::{json, Value};
 
-use crate::unavailable;
+use crate::principal::Reader;
+use crate::DashboardStore;
 
-pub async fn get<S: StatsQueries>(store: &S, req: &Request, user: &UserId) -> Result<Response<Body>, ApiError> {
-    let q = |name: &str| adapters::http::query_param(req, name);
+pub fn router<S: DashboardStore>() -> Router<crate::State<S>> {
+    Router::new().route("/referrals/stats", get(get_stats::<S>))
+}
+
+async fn get_stats<S: DashboardStore>(
+    Reader(principal): Reader,
+    State(api): State<crate::State<S>>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let q = |name: &str| adapters::http::query_param(&uri, name);
     let today = adapters::clock::now().date();
     let range = StatsRange::parse(q("granularity").as_deref(), q("from").as_deref(), q("to").as_deref(), today)
         .map_err(|e| {
             let code = if e == StatsRangeError::Granularity { "invalid_granularity" } else { "invalid_range" };
             ApiError::bad_request(code, e.to_string())
         })?;
-    let readout = store.referrer_stats(user, &range).await.map_err(unavailable)?;
+    let user = &principal.user;
+    let readout = api.store.referrer_stats(user, &range).await?;
     let series = Series::new(range, &readout.buckets);
     tracing::info!(
         user_id = %user,

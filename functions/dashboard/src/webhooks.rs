@@ -11,43 +11,28 @@
 //! URLs must pass [`UrlPolicy::validate`] (https on 443 to a public host; `http://127.0.0.1`
 //! only when `WEBHOOK_ALLOW_HTTP_LOOPBACK=true` in local and test runs).
 
-use adapters::domain::partner_webhook::{new_secret, UrlPolicy, MAX_URL_LEN};
-use adapters::domain::{PartnerEventType, UserId};
-use adapters::store::{DeliveryRecord, PartnerWebhooks, QueryError, SaveOutcome, WebhookEndpoint};
+use adapters::domain::partner_webhook::{new_secret, MAX_URL_LEN};
+use adapters::domain::PartnerEventType;
+use adapters::http::{Json, Response, Router};
+use adapters::store::{DeliveryRecord, SaveOutcome, WebhookEndpoint};
 use adapters::ApiError;
-use lambda_http::http::{header, Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use axum::extract::State;
+use axum::routing::{get, post};
+use lambda_http::http::{StatusCode, Uri};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::unavailable;
+use crate::principal::Session;
+use crate::DashboardStore;
 
 const MAX_BODY_BYTES: usize = 8 * 1024;
 
-/// Whether `path` belongs to this module (it checks methods itself).
-pub fn owns(path: &str) -> bool {
-    path == "/referrals/webhook" || path.starts_with("/referrals/webhook/")
-}
-
-pub async fn route<S: PartnerWebhooks>(
-    store: &S,
-    policy: UrlPolicy,
-    req: &Request,
-    user: &UserId,
-    path: &str,
-) -> Result<Response<Body>, ApiError> {
-    let method = req.method();
-    match path {
-        "/referrals/webhook" if method == Method::GET => get(store, user).await,
-        "/referrals/webhook" if method == Method::PUT => put(store, policy, req, user).await,
-        "/referrals/webhook" if method == Method::DELETE => delete(store, user).await,
-        "/referrals/webhook" => Err(ApiError::method_not_allowed("GET, PUT, DELETE")),
-        "/referrals/webhook/rotate-secret" if method == Method::POST => rotate(store, user).await,
-        "/referrals/webhook/rotate-secret" => Err(ApiError::method_not_allowed("POST")),
-        "/referrals/webhook/deliveries" if method == Method::GET => deliveries(store, req, user).await,
-        "/referrals/webhook/deliveries" => Err(ApiError::method_not_allowed("GET")),
-        _ => Err(ApiError::not_found("route_not_found", format!("no dashboard route {path}"))),
-    }
+/// The signed-in user only (JWT): the endpoint decides who receives the user's events.
+pub fn router<S: DashboardStore>() -> Router<crate::State<S>> {
+    Router::new()
+        .route("/referrals/webhook", get(get_endpoint::<S>).put(put::<S>).delete(delete::<S>))
+        .route("/referrals/webhook/rotate-secret", post(rotate::<S>))
+        .route("/referrals/webhook/deliveries", get(deliveries::<S>))
 }
 
 fn view(endpoint: &WebhookEndpoint, with_secret: bool) -> Value {
@@ -85,8 +70,11 @@ fn not_registered() -> ApiError {
     ApiError::not_found("webhook_not_found", "no partner webhook is registered; PUT /referrals/webhook first")
 }
 
-async fn get<S: PartnerWebhooks>(store: &S, user: &UserId) -> Result<Response<Body>, ApiError> {
-    let endpoint = store.webhook_endpoint(user).await.map_err(unavailable)?.ok_or_else(not_registered)?;
+async fn get_endpoint<S: DashboardStore>(
+    Session(principal): Session,
+    State(api): State<crate::State<S>>,
+) -> Result<Response, ApiError> {
+    let endpoint = api.store.webhook_endpoint(&principal.user).await?.ok_or_else(not_registered)?;
     Ok(adapters::http::json(StatusCode::OK, &view(&endpoint, false)))
 }
 
@@ -111,21 +99,20 @@ fn parse_events(raw: &[String]) -> Result<Vec<PartnerEventType>, ApiError> {
     Ok(events)
 }
 
-async fn put<S: PartnerWebhooks>(
-    store: &S,
-    policy: UrlPolicy,
-    req: &Request,
-    user: &UserId,
-) -> Result<Response<Body>, ApiError> {
-    let body: PutBody = adapters::http::parse_json(adapters::http::body_bytes(req, MAX_BODY_BYTES)?)?;
-    let url = policy.validate(&body.url).map_err(|e| ApiError::bad_request("invalid_url", e.to_string()))?;
+async fn put<S: DashboardStore>(
+    Session(principal): Session,
+    State(api): State<crate::State<S>>,
+    Json(body): Json<PutBody, MAX_BODY_BYTES>,
+) -> Result<Response, ApiError> {
+    let (store, user) = (&api.store, &principal.user);
+    let url = api.cfg.webhook_urls.validate(&body.url)?;
     let url = url.to_string();
     if url.len() > MAX_URL_LEN {
         return Err(ApiError::bad_request("invalid_url", format!("url must be at most {MAX_URL_LEN} characters")));
     }
     let events = parse_events(&body.events)?;
     let now = adapters::clock::rfc3339(adapters::clock::now());
-    let existing = store.webhook_endpoint(user).await.map_err(unavailable)?;
+    let existing = store.webhook_endpoint(user).await?;
     let created = existing.is_none();
     let (endpoint, expected) = match existing {
         None => (
@@ -145,7 +132,7 @@ async fn put<S: PartnerWebhooks>(
             (WebhookEndpoint { url, events, updated_at: now, version: read + 1, ..old }, Some(read))
         }
     };
-    match store.save_webhook_endpoint(&endpoint, expected).await.map_err(unavailable)? {
+    match store.save_webhook_endpoint(&endpoint, expected).await? {
         SaveOutcome::Saved => {}
         SaveOutcome::Conflict => return Err(conflict()),
     }
@@ -153,8 +140,12 @@ async fn put<S: PartnerWebhooks>(
     Ok(adapters::http::json(StatusCode::OK, &view(&endpoint, created)))
 }
 
-async fn rotate<S: PartnerWebhooks>(store: &S, user: &UserId) -> Result<Response<Body>, ApiError> {
-    let old = store.webhook_endpoint(user).await.map_err(unavailable)?.ok_or_else(not_registered)?;
+async fn rotate<S: DashboardStore>(
+    Session(principal): Session,
+    State(api): State<crate::State<S>>,
+) -> Result<Response, ApiError> {
+    let (store, user) = (&api.store, &principal.user);
+    let old = store.webhook_endpoint(user).await?.ok_or_else(not_registered)?;
     let read = old.version;
     let endpoint = WebhookEndpoint {
         secret: new_secret(),
@@ -162,7 +153,7 @@ async fn rotate<S: PartnerWebhooks>(store: &S, user: &UserId) -> Result<Response
         version: read + 1,
         ..old
     };
-    match store.save_webhook_endpoint(&endpoint, Some(read)).await.map_err(unavailable)? {
+    match store.save_webhook_endpoint(&endpoint, Some(read)).await? {
         SaveOutcome::Saved => {}
         SaveOutcome::Conflict => return Err(conflict()),
     }
@@ -170,23 +161,24 @@ async fn rotate<S: PartnerWebhooks>(store: &S, user: &UserId) -> Result<Response
     Ok(adapters::http::json(StatusCode::OK, &view(&endpoint, true)))
 }
 
-async fn delete<S: PartnerWebhooks>(store: &S, user: &UserId) -> Result<Response<Body>, ApiError> {
-    let deleted = store.delete_webhook_endpoint(user).await.map_err(unavailable)?;
+async fn delete<S: DashboardStore>(
+    Session(principal): Session,
+    State(api): State<crate::State<S>>,
+) -> Result<Response, ApiError> {
+    let user = &principal.user;
+    let deleted = api.store.delete_webhook_endpoint(user).await?;
     tracing::info!(user_id = %user, deleted, outcome = "webhook_deleted", "partner webhook deleted");
-    Ok(Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(Body::Empty)
-        .expect("static headers are valid"))
+    Ok(adapters::http::no_content())
 }
 
-async fn deliveries<S: PartnerWebhooks>(store: &S, req: &Request, user: &UserId) -> Result<Response<Body>, ApiError> {
-    let limit = adapters::http::limit_param(req, 20)?;
-    let cursor = adapters::http::query_param(req, "cursor");
-    let page = store.list_deliveries(user, limit, cursor.as_deref()).await.map_err(|e| match e {
-        QueryError::Cursor(c) => ApiError::bad_request("invalid_cursor", c.to_string()),
-        QueryError::Store(s) => unavailable(s),
-    })?;
+async fn deliveries<S: DashboardStore>(
+    Session(principal): Session,
+    State(api): State<crate::State<S>>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let limit = adapters::http::limit_param(&uri, 20)?;
+    let cursor = adapters::http::query_param(&uri, "cursor");
+    let page = api.store.list_deliveries(&principal.user, limit, cursor.as_deref()).await?;
     let items: Vec<Value> = page.items.iter().map(delivery_view).collect();
     Ok(adapters::http::json(StatusCode::OK, &json!({ "items": items, "next_cursor": page.next_cursor })))
 }

@@ -7,7 +7,7 @@ use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 // One thread: a Lambda process serves one event at a time, and a current-thread runtime starts
-// faster (no worker threads to spawn) — cold-start figures in BENCHMARKS.md.
+// faster (no worker threads to spawn) — cold-start figures in docs/BENCHMARKS.md.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     adapters::telemetry::init();

@@ -11,9 +11,16 @@ pub mod plan;
 use adapters::config::{self, ConfigError, Source};
 use adapters::domain::RefCode;
 use adapters::store::{ClickOutcome, Codes};
+use std::sync::Arc;
+
+use adapters::http::{Response, Router};
 use adapters::ApiError;
-use http::header::{ALLOW, CACHE_CONTROL, COOKIE, LOCATION, SET_COOKIE};
-use lambda_http::{http, Body, Request, Response};
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use http::header::{CACHE_CONTROL, COOKIE, LOCATION, SET_COOKIE};
+use http::{HeaderMap, Uri};
+use lambda_http::{http, Body, Request};
 use url::Url;
 
 pub use plan::{plan, Plan, RefParam, Touch};
@@ -64,15 +71,35 @@ pub fn referral_cookie(code: RefCode, domain: Option<&str>) -> String {
     builder.build().to_string()
 }
 
-/// Handles one request. Never fails: every path ends in a response.
-pub async fn handle<S: Codes>(store: &S, cfg: &RedirectConfig, req: &Request) -> Response<Body> {
-    if req.method() != http::Method::GET && req.method() != http::Method::HEAD {
-        let mut resp = ApiError::method_not_allowed("GET or HEAD").into_response();
-        resp.headers_mut().insert(ALLOW, http::HeaderValue::from_static("GET, HEAD"));
-        return resp;
-    }
-    let cookies = req.headers().get_all(COOKIE).iter().filter_map(|v| v.to_str().ok());
-    let plan = plan(&cfg.site_origin, req.uri().path(), req.uri().query(), cookies);
+/// The redirect API: its store and configuration.
+#[derive(Clone)]
+pub struct Redirect<S> {
+    pub store: S,
+    pub cfg: RedirectConfig,
+}
+
+/// What the redirect's store must be to serve requests.
+pub trait RedirectStore: Codes + Clone + Send + Sync + 'static {}
+impl<T: Codes + Clone + Send + Sync + 'static> RedirectStore for T {}
+
+/// Every route of the function (what main runs through lambda_http): `GET|HEAD` on any path
+/// of the link domain (the path is kept in the `Location`); other methods 405.
+pub fn router<S: RedirectStore>(app: Arc<Redirect<S>>) -> Router {
+    adapters::http::finish(
+        Router::new().route("/", get(redirect::<S>)).route("/{*path}", get(redirect::<S>)).with_state(app),
+    )
+}
+
+/// One request through [`router`], in-process (tests).
+pub async fn handle<S: RedirectStore>(store: &S, cfg: &RedirectConfig, req: &Request) -> lambda_http::Response<Body> {
+    adapters::http::call(router(Arc::new(Redirect { store: store.clone(), cfg: cfg.clone() })), req).await
+}
+
+/// `GET /<path>?ref=CODE…`. Never fails: every path ends in a redirect.
+async fn redirect<S: RedirectStore>(State(app): State<Arc<Redirect<S>>>, uri: Uri, headers: HeaderMap) -> Response {
+    let (store, cfg) = (&app.store, &app.cfg);
+    let cookies = headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok());
+    let plan = plan(&cfg.site_origin, uri.path(), uri.query(), cookies);
 
     let (outcome, cookie_for) = match plan.ref_param {
         RefParam::Absent => ("no_ref", None),
@@ -98,14 +125,14 @@ pub async fn handle<S: Codes>(store: &S, cfg: &RedirectConfig, req: &Request) ->
         "referral redirect"
     );
 
-    let mut builder = Response::builder()
+    let mut builder = http::Response::builder()
         .status(http::StatusCode::FOUND)
         .header(LOCATION, plan.location.as_str())
         .header(CACHE_CONTROL, "no-store");
     if let Some(code) = set_cookie {
         builder = builder.header(SET_COOKIE, referral_cookie(code, cfg.cookie_domain.as_deref()));
     }
-    builder.body(Body::Empty).unwrap_or_else(|err| {
+    builder.body(axum::body::Body::empty()).unwrap_or_else(|err| {
         tracing::error!(error = %err, "redirect response could not be built");
         ApiError::internal().into_response()
     })
@@ -124,10 +151,7 @@ async fn click<S: Codes>(
 }
 
 /// What a cold start builds: config and store (no secrets).
-pub struct App {
-    pub store: adapters::store::DynamoStore,
-    pub cfg: RedirectConfig,
-}
+pub type App = Redirect<adapters::store::DynamoStore>;
 
 impl App {
     /// Everything `main` builds, from the environment and the SDK config.
@@ -138,7 +162,7 @@ impl App {
         })
     }
 
-    pub async fn handle(&self, req: &Request) -> Response<Body> {
+    pub async fn handle(&self, req: &Request) -> lambda_http::Response<Body> {
         handle(&self.store, &self.cfg, req).await
     }
 }

@@ -6,15 +6,20 @@
 //! referrer, or `attributed: false` with a reason (`no_code`, `invalid_code`,
 //! `unknown_code`, `self_referral`). A repeated call returns the stored attribution.
 
-use adapters::attribution::{attribute_signup, Signup, SignupOutcome};
+use std::sync::Arc;
+
+use adapters::attribution::{attribute_signup, SignupOutcome};
 use adapters::config::{self, ConfigError, Source};
 use adapters::domain::ip;
 use adapters::domain::signature;
 use adapters::domain::UserId;
+use adapters::http::{RawBody, Response, Router};
 use adapters::store::{Attributions, Codes, Users};
 use adapters::ApiError;
-use lambda_http::http::StatusCode;
-use lambda_http::{http, Body, Request, Response};
+use axum::extract::State;
+use axum::routing::post;
+use lambda_http::http::{HeaderMap, StatusCode};
+use lambda_http::{Body, Request};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -45,6 +50,8 @@ impl SignupConfig {
     }
 }
 
+/// The body. Server-to-server (our auth service): unknown fields are accepted and ignored
+/// (docs/api/input-policy.md), so the auth service can add fields before we read them.
 #[derive(Debug, Deserialize)]
 struct SignupBody {
     user_id: String,
@@ -55,24 +62,36 @@ struct SignupBody {
     user_agent: Option<String>,
 }
 
-pub async fn handle<S>(store: &S, cfg: &SignupConfig, req: &Request) -> Response<Body>
-where
-    S: Codes + Users + Attributions,
-{
-    adapters::http::respond(handle_inner(store, cfg, req).await)
+/// The signup API: its store and configuration.
+#[derive(Clone)]
+pub struct Signup<S> {
+    pub store: S,
+    pub cfg: SignupConfig,
 }
 
-async fn handle_inner<S>(store: &S, cfg: &SignupConfig, req: &Request) -> Result<Response<Body>, ApiError>
-where
-    S: Codes + Users + Attributions,
-{
-    if req.method() != http::Method::POST {
-        return Err(ApiError::method_not_allowed("POST"));
-    }
-    let body = adapters::http::body_bytes(req, MAX_BODY_BYTES)?;
-    adapters::auth::verify_signed(req, body, &cfg.secrets, cfg.tolerance_secs)?;
-    let parsed: SignupBody = adapters::http::parse_json(body)?;
-    let user = UserId::parse(&parsed.user_id).map_err(|e| ApiError::bad_request("invalid_user_id", e.to_string()))?;
+/// What a signup store must do.
+pub trait SignupStore: Codes + Users + Attributions + Clone + Send + Sync + 'static {}
+impl<T: Codes + Users + Attributions + Clone + Send + Sync + 'static> SignupStore for T {}
+
+/// Every route of the function: `POST /signups` (what main runs through lambda_http).
+pub fn router<S: SignupStore>(app: Arc<Signup<S>>) -> Router {
+    adapters::http::finish(Router::new().route("/signups", post(signup::<S>)).with_state(app))
+}
+
+/// One request through [`router`], in-process (tests).
+pub async fn handle<S: SignupStore>(store: &S, cfg: &SignupConfig, req: &Request) -> lambda_http::Response<Body> {
+    adapters::http::call(router(Arc::new(Signup { store: store.clone(), cfg: cfg.clone() })), req).await
+}
+
+async fn signup<S: SignupStore>(
+    State(app): State<Arc<Signup<S>>>,
+    headers: HeaderMap,
+    RawBody(body): RawBody<MAX_BODY_BYTES>,
+) -> Result<Response, ApiError> {
+    let cfg = &app.cfg;
+    adapters::auth::verify_signed(&headers, &body, &cfg.secrets, cfg.tolerance_secs)?;
+    let parsed: SignupBody = adapters::http::parse_json_body(&headers, &body)?;
+    let user = UserId::parse(&parsed.user_id)?;
     let ip = ip::canonical(&parsed.signup_ip)
         .ok_or_else(|| ApiError::bad_request("invalid_signup_ip", "signup_ip must be an IPv4 or IPv6 address"))?;
     if parsed.user_agent.as_ref().is_some_and(|ua| ua.len() > 1024) {
@@ -81,11 +100,8 @@ where
     if parsed.ref_code.as_ref().is_some_and(|c| c.len() > 64) {
         return Err(ApiError::bad_request("invalid_ref_code", "ref_code must be at most 64 bytes"));
     }
-    let signup = Signup { user, ref_code: parsed.ref_code, ip };
-    let outcome = attribute_signup(store, &cfg.ip_hash_key, &signup).await.map_err(|err| {
-        tracing::error!(user_id = %signup.user, error = %err, "signup attribution failed");
-        ApiError::unavailable("storage is unavailable; retry the call")
-    })?;
+    let signup = adapters::attribution::Signup { user, ref_code: parsed.ref_code, ip };
+    let outcome = attribute_signup(&app.store, &cfg.ip_hash_key, &signup).await?;
     let value = match outcome {
         SignupOutcome::Attributed { referrer, code, same_ip } => {
             json!({ "attributed": true, "already_attributed": false, "referrer_id": referrer, "code": code, "same_ip": same_ip })
@@ -103,10 +119,7 @@ pub const SECRETS: &[adapters::secrets::Secret] =
     &[adapters::secrets::Secret::text("SIGNUP_SECRETS"), adapters::secrets::Secret::text("IP_HASH_KEY")];
 
 /// What a cold start builds: secrets, config and store.
-pub struct App {
-    pub store: adapters::store::DynamoStore,
-    pub cfg: SignupConfig,
-}
+pub type App = Signup<adapters::store::DynamoStore>;
 
 impl App {
     /// Everything `main` builds, from the environment and the SDK config (secrets read first).
@@ -118,7 +131,7 @@ impl App {
         })
     }
 
-    pub async fn handle(&self, req: &Request) -> Response<Body> {
+    pub async fn handle(&self, req: &Request) -> lambda_http::Response<Body> {
         handle(&self.store, &self.cfg, req).await
     }
 }

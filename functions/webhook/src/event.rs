@@ -14,8 +14,10 @@
 //! | `topup.dispute_won`  | the disputed amount (restored)                   |
 //! | `topup.dispute_lost` | the disputed amount (stays reversed)             |
 //!
-//! Unknown extra fields are ignored (providers add fields); the listed ones are required.
-//! Currency must be `USD` (compared case-insensitively).
+//! Unknown extra fields are ignored (providers add fields); the listed ones are required
+//! (docs/api/input-policy.md). `amount` is a canonical decimal string (`^\d{1,7}(\.\d{1,2})?$`,
+//! no leading zeros, at most 1000000.00); `occurred_at` an RFC 3339 time at most 5 minutes
+//! ahead of our clock. Currency must be `USD` (compared case-insensitively).
 
 use adapters::clock;
 use adapters::domain::{PaymentId, Usd, UserId};
@@ -43,11 +45,9 @@ pub const EVENT_TYPES: [&str; 5] =
 /// Parses and validates the raw body (already signature-checked).
 pub fn parse(body: &[u8]) -> Result<PaymentEvent, ApiError> {
     let raw: RawEvent = adapters::http::parse_json(body)?;
-    let payment_id =
-        PaymentId::parse(&raw.payment_id).map_err(|e| ApiError::bad_request("invalid_payment_id", e.to_string()))?;
-    let user_id = UserId::parse(&raw.user_id).map_err(|e| ApiError::bad_request("invalid_user_id", e.to_string()))?;
-    let amount =
-        Usd::parse_positive(&raw.amount).map_err(|e| ApiError::bad_request("invalid_amount", e.to_string()))?;
+    let payment_id = PaymentId::parse(&raw.payment_id)?;
+    let user_id = UserId::parse(&raw.user_id)?;
+    let amount = Usd::parse_positive(&raw.amount)?;
     if !raw.currency.eq_ignore_ascii_case("USD") {
         return Err(ApiError::unprocessable(
             "unsupported_currency",
@@ -57,8 +57,7 @@ pub fn parse(body: &[u8]) -> Result<PaymentEvent, ApiError> {
             ),
         ));
     }
-    let occurred = clock::parse_rfc3339(&raw.occurred_at)
-        .ok_or_else(|| ApiError::bad_request("invalid_occurred_at", "occurred_at must be an RFC 3339 timestamp"))?;
+    let occurred_at = referral_core::payment::event::occurred_at(&raw.occurred_at, clock::now())?;
     let kind = match raw.kind.as_str() {
         "topup.succeeded" => PaymentEventKind::Succeeded { amount },
         "topup.refunded" => PaymentEventKind::Refunded { total: amount },
@@ -72,13 +71,7 @@ pub fn parse(body: &[u8]) -> Result<PaymentEvent, ApiError> {
             ))
         }
     };
-    Ok(PaymentEvent {
-        payment_id,
-        user_id: Some(user_id),
-        kind,
-        occurred_at: clock::rfc3339(occurred),
-        provider_event_id: None,
-    })
+    Ok(PaymentEvent { payment_id, user_id: Some(user_id), kind, occurred_at, provider_event_id: None })
 }
 
 #[cfg(test)]
@@ -114,6 +107,23 @@ mod tests {
         assert_eq!(code(&body("5.00", "EUR", "topup.succeeded")), "unsupported_currency");
         assert_eq!(parse(&body("5.00", "EUR", "topup.succeeded")).unwrap_err().status, 422);
         assert_eq!(code(&body("5.00", "USD", "topup.exploded")), "unknown_event_type");
+        // One amount syntax (docs/api/input-policy.md), each refusal naming its reason.
+        for bad in ["50.", ".50", "00050.00", "5.000", "1e3", "1000000.01", "+5"] {
+            assert_eq!(code(&body(bad, "USD", "topup.succeeded")), "invalid_amount", "{bad}");
+        }
+        let msg = |b: &[u8]| parse(b).unwrap_err().message;
+        assert!(msg(&body("1000000.01", "USD", "topup.succeeded")).contains("must not exceed 1000000.00"));
+        assert!(msg(&body("00050.00", "USD", "topup.succeeded")).contains("leading zeros"));
+        assert!(parse(&body("1000000.00", "USD", "topup.succeeded")).is_ok(), "the cap itself is a valid amount");
+        // occurred_at: at most 5 minutes ahead of our clock.
+        let at = |t: &str| {
+            format!(r#"{{"payment_id":"p","user_id":"u","amount":"5.00","currency":"USD","type":"topup.succeeded","occurred_at":"{t}"}}"#)
+                .into_bytes()
+        };
+        assert_eq!(code(&at("9999-12-31T00:00:00Z")), "invalid_occurred_at");
+        assert!(msg(&at("9999-12-31T00:00:00Z")).contains("ahead of our clock"));
+        let soon = clock::rfc3339(clock::now() + time::Duration::minutes(4));
+        assert!(parse(&at(&soon)).is_ok());
         assert_eq!(code(b"{not json"), "invalid_json");
         assert_eq!(code(br#"{"payment_id":"p"}"#), "invalid_body");
         assert_eq!(code(br#"[1,2]"#), "invalid_body");

@@ -14,12 +14,17 @@
 pub mod event;
 pub mod stripe;
 
-use adapters::billing::{Billing, BillingError};
+use std::sync::Arc;
+
+use adapters::billing::Billing;
 use adapters::config::{self, ConfigError, Source};
 use adapters::domain::signature;
+use adapters::http::{RawBody, Response, Router};
 use adapters::ApiError;
-use lambda_http::http::StatusCode;
-use lambda_http::{http, Body, Request, Response};
+use axum::extract::State;
+use axum::routing::post;
+use lambda_http::http::{HeaderMap, StatusCode};
+use lambda_http::{Body, Request};
 use referral_core::bonus::{Bonus, BonusStatus, FailureKind, MoveKind};
 use referral_core::ports::Ledger;
 use referral_core::store::Payments;
@@ -37,10 +42,7 @@ pub const SECRETS: &[adapters::secrets::Secret] = &[
 ];
 
 /// What a cold start builds: secrets, config, store and Wellflow client.
-pub struct App {
-    pub billing: adapters::billing::LiveBilling,
-    pub cfg: WebhookConfig,
-}
+pub type App = Webhook<adapters::store::DynamoStore, adapters::wellflow::WellflowClient>;
 
 impl App {
     /// Everything `main` builds, from the environment and the SDK config (secrets read first).
@@ -52,7 +54,7 @@ impl App {
         })
     }
 
-    pub async fn handle(&self, req: &Request) -> Response<Body> {
+    pub async fn handle(&self, req: &Request) -> lambda_http::Response<Body> {
         handle(&self.billing, &self.cfg, req).await
     }
 }
@@ -97,57 +99,69 @@ impl WebhookConfig {
     }
 }
 
-pub async fn handle<S, L>(billing: &Billing<S, L>, cfg: &WebhookConfig, req: &Request) -> Response<Body>
-where
-    S: Payments,
-    L: Ledger,
-{
-    adapters::http::respond(handle_inner(billing, cfg, req).await)
+/// The webhook API: the billing wiring and the endpoints' configuration.
+#[derive(Clone)]
+pub struct Webhook<S, L> {
+    pub billing: Billing<S, L>,
+    pub cfg: WebhookConfig,
 }
 
-async fn handle_inner<S, L>(
+/// What the webhook's store and ledger must be to serve requests.
+pub trait WebhookStore: Payments + Clone + Send + Sync + 'static {}
+impl<T: Payments + Clone + Send + Sync + 'static> WebhookStore for T {}
+pub trait WebhookLedger: Ledger + Clone + Send + Sync + 'static {}
+impl<T: Ledger + Clone + Send + Sync + 'static> WebhookLedger for T {}
+
+/// Every route of the function (what main runs through lambda_http):
+/// `POST /webhooks/payments` (our contract) and `POST /webhooks/stripe` (404 when this
+/// deployment has no Stripe secret).
+pub fn router<S: WebhookStore, L: WebhookLedger>(app: Arc<Webhook<S, L>>) -> Router {
+    adapters::http::finish(
+        Router::new()
+            .route("/webhooks/payments", post(payments::<S, L>))
+            .route("/webhooks/stripe", post(stripe_event::<S, L>))
+            .with_state(app),
+    )
+}
+
+/// One request through [`router`], in-process (tests).
+pub async fn handle<S: WebhookStore, L: WebhookLedger>(
     billing: &Billing<S, L>,
     cfg: &WebhookConfig,
     req: &Request,
-) -> Result<Response<Body>, ApiError>
-where
-    S: Payments,
-    L: Ledger,
-{
-    let stripe_route = req.uri().path().trim_end_matches('/').ends_with("/webhooks/stripe");
-    if req.method() != http::Method::POST {
-        return Err(ApiError::method_not_allowed("POST"));
-    }
-    if stripe_route {
-        return handle_stripe(billing, cfg, req).await;
-    }
-    let body = adapters::http::body_bytes(req, MAX_BODY_BYTES)?;
-    adapters::auth::verify_signed(req, body, &cfg.secrets, cfg.tolerance_secs)?;
-    let event = parse(body)?;
-    process(billing, &event).await
+) -> lambda_http::Response<Body> {
+    adapters::http::call(router(Arc::new(Webhook { billing: billing.clone(), cfg: cfg.clone() })), req).await
+}
+
+/// `POST /webhooks/payments`: `X-Signature` on the raw body, then our contract (`event.rs`).
+async fn payments<S: WebhookStore, L: WebhookLedger>(
+    State(app): State<Arc<Webhook<S, L>>>,
+    headers: HeaderMap,
+    RawBody(body): RawBody<MAX_BODY_BYTES>,
+) -> Result<Response, ApiError> {
+    adapters::auth::verify_signed(&headers, &body, &app.cfg.secrets, app.cfg.tolerance_secs)?;
+    adapters::http::require_json_content_type(&headers)?;
+    let event = parse(&body)?;
+    process(&app.billing, &event).await
 }
 
 /// `POST /webhooks/stripe`: `Stripe-Signature` on the raw body, then Stripe's event into the
 /// core's `PaymentEvent` (or an ignored one).
-async fn handle_stripe<S, L>(
-    billing: &Billing<S, L>,
-    cfg: &WebhookConfig,
-    req: &Request,
-) -> Result<Response<Body>, ApiError>
-where
-    S: Payments,
-    L: Ledger,
-{
-    let Some(stripe_cfg) = cfg.stripe.as_ref() else {
+async fn stripe_event<S: WebhookStore, L: WebhookLedger>(
+    State(app): State<Arc<Webhook<S, L>>>,
+    headers: HeaderMap,
+    RawBody(body): RawBody<{ stripe::MAX_BODY_BYTES }>,
+) -> Result<Response, ApiError> {
+    let Some(stripe_cfg) = app.cfg.stripe.as_ref() else {
         return Err(ApiError::not_found(
             "stripe_not_configured",
             "this deployment has no Stripe endpoint (STRIPE_WEBHOOK_SECRETS)",
         ));
     };
-    let body = adapters::http::body_bytes(req, stripe::MAX_BODY_BYTES)?;
-    stripe::verify_request(req, body, stripe_cfg)?;
-    match stripe::parse(body, stripe_cfg)? {
-        stripe::StripeOutcome::Event(event) => process(billing, &event).await,
+    stripe::verify_request(&headers, &body, stripe_cfg)?;
+    adapters::http::require_json_content_type(&headers)?;
+    match stripe::parse(&body, stripe_cfg)? {
+        stripe::StripeOutcome::Event(event) => process(&app.billing, &event).await,
         stripe::StripeOutcome::Ignored { reason, event_id, event_type } => {
             if stripe::reason::WARN.contains(&reason) {
                 tracing::warn!(event_id = %event_id, event_type = %event_type, reason, outcome = "ignored", "Stripe event ignored");
@@ -165,22 +179,16 @@ where
 
 /// Runs a validated event through the core and renders the answer (shared by every provider
 /// adapter of this function).
-pub async fn process<S, L>(billing: &Billing<S, L>, event: &PaymentEvent) -> Result<Response<Body>, ApiError>
+pub async fn process<S, L>(billing: &Billing<S, L>, event: &PaymentEvent) -> Result<Response, ApiError>
 where
     S: Payments,
     L: Ledger,
 {
     // Boxed: the money flow's future is large; keep it off the (2 MiB) worker stack.
-    match Box::pin(handle_payment_event(billing, event)).await {
-        Ok(outcome) => Ok(adapters::http::json(StatusCode::OK, &outcome_json(&outcome))),
-        Err(err) => {
-            tracing::error!(payment_id = %event.payment_id, error = %err, outcome = "unavailable", "webhook not processed; provider will retry");
-            Err(match err {
-                BillingError::Store(_) => ApiError::unavailable("storage is unavailable; retry later"),
-                BillingError::Contended(_) => ApiError::unavailable("the bonus is busy; retry later"),
-            })
-        }
-    }
+    let outcome = Box::pin(handle_payment_event(billing, event)).await.inspect_err(|err| {
+        tracing::error!(payment_id = %event.payment_id, error = %err, outcome = "unavailable", "webhook not processed; provider will retry");
+    })?;
+    Ok(adapters::http::json(StatusCode::OK, &outcome_json(&outcome)))
 }
 
 /// The bonus as the provider's answer shows it.

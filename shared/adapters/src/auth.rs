@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::HeaderMap;
 use http::StatusCode;
 use jsonwebtoken::{Algorithm, Validation};
-use lambda_http::Request;
 
 use crate::jwks::{JwksCache, JwksSettings, KeyError};
 
@@ -18,9 +18,14 @@ use crate::ApiError;
 pub const SIGNATURE_HEADER: &str = "x-signature";
 
 /// Verifies the request's signature over the raw body.
-pub fn verify_signed(req: &Request, body: &[u8], secrets: &[String], tolerance_secs: i64) -> Result<(), ApiError> {
+pub fn verify_signed(
+    headers: &HeaderMap,
+    body: &[u8],
+    secrets: &[String],
+    tolerance_secs: i64,
+) -> Result<(), ApiError> {
     let now = crate::clock::now().unix_timestamp();
-    signature::verify(crate::http::header(req, SIGNATURE_HEADER), body, secrets, now, tolerance_secs)
+    signature::verify(crate::http::header(headers, SIGNATURE_HEADER), body, secrets, now, tolerance_secs)
         .map_err(|e| signature_error(e, SIGNATURE_HEADER))
 }
 
@@ -200,8 +205,8 @@ impl JwtVerifier {
 
     /// The verified claims of the request's `Authorization: Bearer` token; 401 if it is not
     /// valid, 503 if the identity provider's keys cannot be fetched.
-    pub async fn verify(&self, req: &Request) -> Result<Claims, ApiError> {
-        let header = crate::http::header(req, "authorization")
+    pub async fn verify(&self, headers: &HeaderMap) -> Result<Claims, ApiError> {
+        let header = crate::http::header(headers, "authorization")
             .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <token> header"))?;
         let token = header
             .strip_prefix("Bearer ")

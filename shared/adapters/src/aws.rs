@@ -6,13 +6,13 @@
 //! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` of its execution role).
 //! The SDK's full default chain (profile files, SSO, STS web identity, IMDS, ECS) is not used:
 //! a Lambda never needs it, it costs file reads on cold start, and not referencing it keeps
-//! those clients out of the binary (sizes in BENCHMARKS.md).
+//! those clients out of the binary (sizes in docs/BENCHMARKS.md).
 //!
 //! The SDK's `default-https-client` feature is off on purpose: it links rustls with aws-lc
 //! (~2.3 MB per binary) next to whatever the Wellflow client uses, and loads the system roots
 //! on every connector build. Here the SDK gets the HTTP client of [`crate::tls`]: hyper on
 //! rustls + ring with the one compiled-in root store that reqwest uses too, so each Lambda
-//! carries one crypto library and builds one root store (sizes and init times in BENCHMARKS.md).
+//! carries one crypto library and builds one root store (sizes and init times in docs/BENCHMARKS.md).
 
 use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
 pub use aws_config::SdkConfig;

@@ -20,7 +20,7 @@ pub use referral_core::metrics::{count, emit, Unit};
 /// One EMF document: the metrics, then string properties (e.g. `payment_id`, `reason`).
 ///
 /// Written straight into one `String` (no `serde_json::Value` tree): this runs on every click,
-/// and building the tree was a third of the redirect's CPU time (BENCHMARKS.md).
+/// and building the tree was a third of the redirect's CPU time (docs/BENCHMARKS.md).
 pub fn emf_line(metrics: &[(&str, f64, Unit)], properties: &[(&str, &str)], timestamp_ms: i64) -> String {
     let mut out = String::with_capacity(200 + 48 * (metrics.len() + properties.len()));
     let _ = write!(out, r#"{{"_aws":{{"Timestamp":{timestamp_ms},"CloudWatchMetrics":[{{"Namespace":"#);

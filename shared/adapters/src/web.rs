@@ -7,8 +7,10 @@
 //! and styles come from `'self'` only — no inline script or style, no nonce needed — under the
 //! strict [`CSP`].
 
-use http::{header, HeaderValue, StatusCode};
-use lambda_http::{Body, Response};
+use axum::response::IntoResponse;
+use http::{header, HeaderValue};
+
+use crate::http::Response;
 use url::Url;
 
 use crate::config::{self, ConfigError, Source};
@@ -57,29 +59,35 @@ impl PageConfig {
 }
 
 /// A static asset (script, stylesheet, JSON document).
-pub fn static_file(content_type: &str, body: String, cache: &str) -> Response<Body> {
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, content_type)
-        .header(header::CACHE_CONTROL, cache)
-        .header("x-content-type-options", "nosniff")
-        .body(Body::Text(body))
-        .expect("static headers are valid")
+pub fn static_file(content_type: &'static str, body: String, cache: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, cache),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// The page `template` (whose `<html>` carries `data-api-base=""` and `data-sign-in-url=""`)
 /// with the configured values filled in, served with the strict [`CSP`].
-pub fn page(template: &str, cfg: &PageConfig) -> Response<Body> {
-    let sign_in = cfg.sign_in_url.as_ref().map(Url::as_str).unwrap_or_default();
-    let html = template
-        .replacen("data-api-base=\"\"", &format!("data-api-base=\"{}\"", attr_escape(&cfg.public_base_path)), 1)
-        .replacen("data-sign-in-url=\"\"", &format!("data-sign-in-url=\"{}\"", attr_escape(sign_in)), 1);
-    let mut resp = static_file("text/html; charset=utf-8", html, "no-cache");
+pub fn page(template: &str, cfg: &PageConfig) -> Response {
+    let mut resp = static_file("text/html; charset=utf-8", render(template, cfg), "no-cache");
     let headers = resp.headers_mut();
-    headers.insert("content-security-policy", HeaderValue::from_static(CSP));
-    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     resp
+}
+
+/// The template with `data-api-base` and `data-sign-in-url` filled in (attribute-escaped).
+pub fn render(template: &str, cfg: &PageConfig) -> String {
+    let sign_in = cfg.sign_in_url.as_ref().map(Url::as_str).unwrap_or_default();
+    template
+        .replacen("data-api-base=\"\"", &format!("data-api-base=\"{}\"", attr_escape(&cfg.public_base_path)), 1)
+        .replacen("data-sign-in-url=\"\"", &format!("data-sign-in-url=\"{}\"", attr_escape(sign_in)), 1)
 }
 
 /// Text safe inside a double-quoted HTML attribute.
@@ -110,8 +118,9 @@ mod tests {
         ]
         .into();
         let cfg = PageConfig::from_env(&env).unwrap();
-        let resp = page(r#"<html data-api-base="" data-sign-in-url=""></html>"#, &cfg);
-        let Body::Text(html) = resp.body() else { panic!("text") };
+        let template = r#"<html data-api-base="" data-sign-in-url=""></html>"#;
+        let resp = page(template, &cfg);
+        let html = render(template, &cfg);
         assert_eq!(
             html,
             r#"<html data-api-base="/lambda-url/dashboard" data-sign-in-url="https://auth.example.com/login?client=a&amp;return=%22x%22"></html>"#

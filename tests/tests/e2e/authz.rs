@@ -281,7 +281,8 @@ async fn signed_endpoints_accept_only_a_fresh_signature_with_their_own_secret() 
         ];
         for (case, headers, status, code) in cases {
             let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let req = request("POST", "/", &headers, Body::Text(body.to_string()));
+            let path = if endpoint == "webhook" { "/webhooks/payments" } else { "/signups" };
+            let req = request("POST", path, &headers, Body::Text(body.to_string()));
             let resp = match endpoint {
                 "webhook" => webhook::handle(&h.billing, &h.webhook_cfg, &req).await,
                 _ => signup::handle(h.store(), &h.signup_cfg, &req).await,

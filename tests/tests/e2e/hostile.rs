@@ -430,7 +430,8 @@ fn webhook_and_signup_handlers_refuse_unsigned_garbage_and_never_fail_on_signed_
         .run(&(body_strategy(), signature_strategy(), any::<bool>()), |(body, sig, to_webhook)| {
             let headers: Vec<(String, Vec<u8>)> =
                 sig.into_iter().map(|s| ("x-signature".to_string(), s.into_bytes())).collect();
-            let Some(req) = raw_request("POST", "/", &headers, Body::Binary(body)) else { return Ok(()) };
+            let path = if to_webhook { "/webhooks/payments" } else { "/signups" };
+            let Some(req) = raw_request("POST", path, &headers, Body::Binary(body)) else { return Ok(()) };
             let resp = f.rt.block_on(async {
                 if to_webhook {
                     webhook::handle(&f.h.billing, &f.h.webhook_cfg, &req).await
@@ -455,7 +456,8 @@ fn webhook_and_signup_handlers_refuse_unsigned_garbage_and_never_fail_on_signed_
         .run(&(prop_oneof![body_strategy(), signup_body], any::<bool>()), |(body, to_webhook)| {
             let secret = if to_webhook { WEBHOOK_SECRET } else { SIGNUP_SECRET };
             let header = sign(secret, adapters::clock::now().unix_timestamp(), &body);
-            let req = raw_request("POST", "/", &[("x-signature".into(), header.into_bytes())], Body::Binary(body))
+            let path = if to_webhook { "/webhooks/payments" } else { "/signups" };
+            let req = raw_request("POST", path, &[("x-signature".into(), header.into_bytes())], Body::Binary(body))
                 .expect("valid request");
             let resp = f.rt.block_on(async {
                 if to_webhook {
@@ -625,7 +627,9 @@ async fn huge_and_deeply_nested_bodies_are_refused_before_any_work() {
     let before = h.stack.all_items().await.len();
     let megabyte = format!("{{\"payment_id\":\"{}\"}}", "x".repeat(1 << 20));
     let admin = format!("Bearer {}", token("ops-1", Some("admin"), 600));
-    let signed = |body: &str, secret: &str| BillingHarness::signed("/", body, secret);
+    let signed = |body: &str, secret: &str| {
+        BillingHarness::signed(if secret == WEBHOOK_SECRET { "/webhooks/payments" } else { "/signups" }, body, secret)
+    };
     // 1 MB bodies: 413 everywhere, even with a valid signature or an admin token.
     let resp = webhook::handle(&h.billing, &h.webhook_cfg, &signed(&megabyte, WEBHOOK_SECRET)).await;
     assert_eq!((status(&resp), body_json(&resp)["error"]["code"].as_str()), (413, Some("payload_too_large")));
@@ -687,9 +691,12 @@ async fn unicode_control_and_injection_strings_never_become_codes_ids_or_keys() 
         json!({"user_id": "eve\u{0}", "signup_ip": "203.0.113.5"}),
     ];
     for body in signup_cases {
-        let resp =
-            signup::handle(h.store(), &h.signup_cfg, &BillingHarness::signed("/", &body.to_string(), SIGNUP_SECRET))
-                .await;
+        let resp = signup::handle(
+            h.store(),
+            &h.signup_cfg,
+            &BillingHarness::signed("/signups", &body.to_string(), SIGNUP_SECRET),
+        )
+        .await;
         assert_eq!(status(&resp), 400, "{body}");
     }
     let event = |pid: Value, user: Value| {
@@ -826,7 +833,7 @@ async fn replayed_signatures_are_refused_outside_the_window_and_absorbed_inside_
     // The signature of one body does not carry over to another (e.g. a bigger amount).
     let sig = sign(WEBHOOK_SECRET, now, body.as_bytes());
     let forged = body.replace("p_replay", "p_forged").replace("100.00", "9999.00");
-    let req = request("POST", "/", &[("x-signature", &sig)], Body::Text(forged));
+    let req = request("POST", "/webhooks/payments", &[("x-signature", &sig)], Body::Text(forged));
     assert_eq!(status(&webhook::handle(&h.billing, &h.webhook_cfg, &req).await), 401);
     assert_eq!(h.wellflow.stats().credits_applied, 1);
     assert_eq!(h.wellflow.balance("alice"), rust_decimal::Decimal::new(500, 2));

@@ -3,7 +3,7 @@
 //! duplicates; Wellflow down / 5xx / too slow and DynamoDB unreachable mid-run; a retry enqueue
 //! that fails. Each ends with the ledger audit of `integration_tests::load`: one row and one
 //! Wellflow credit per eligible payment, sums exact to the cent, nothing lost, nothing doubled.
-//! The figures printed here (`RELIABILITY ...`) are the ones recorded in RELIABILITY.md.
+//! The figures printed here (`RELIABILITY ...`) are the ones recorded in docs/RELIABILITY.md.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

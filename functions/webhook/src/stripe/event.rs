@@ -81,8 +81,7 @@ pub fn parse(body: &[u8], cfg: &StripeConfig) -> Result<StripeOutcome, ApiError>
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
     }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("request body is not JSON: {e}")))?;
+    let value: Value = adapters::http::parse_json(body)?;
     let event = Envelope::read(&value)?;
     // A test-mode event on the live endpoint (or the reverse) is not ours to act on,
     // whatever it says: checked before its object is even read.
@@ -165,7 +164,9 @@ impl<'a> Envelope<'a> {
             .ok_or_else(|| ApiError::bad_request(INVALID_EVENT, "created must be a unix timestamp in seconds"))?;
         let livemode = top.bool("livemode")?;
         let object = top.object("data")?.object("object")?.with_code(INVALID_FIELD);
-        Ok(Self { id, event_type, occurred_at: clock::rfc3339(occurred), livemode, object })
+        let occurred_at = referral_core::payment::event::checked_time(occurred, clock::now())
+            .map_err(|e| ApiError::bad_request(INVALID_EVENT, format!("created: {e}")))?;
+        Ok(Self { id, event_type, occurred_at, livemode, object })
     }
 }
 

@@ -837,7 +837,8 @@ proptest! {
         cents in 1i64..=100_000_000,
         user in "[A-Za-z0-9_:@.-]{1,40}",
         pi_suffix in "[A-Za-z0-9]{8,40}",
-        created in 1_000_000_000i64..4_000_000_000,
+        // Up to now: a `created` more than 5 minutes ahead of our clock is refused (below).
+        created in 1_000_000_000i64..1_790_000_000,
         event_suffix in "[A-Za-z0-9]{8,40}",
         via in prop::sample::select(&["payment_intent.succeeded", "checkout.session.completed", "checkout.session.async_payment_succeeded"][..]),
         currency in prop::sample::select(&["usd", "USD"][..]),
@@ -865,6 +866,15 @@ proptest! {
             provider_event_id: Some(evt),
         };
         prop_assert_eq!(parse(&body, &cfg()).unwrap(), StripeOutcome::Event(expected));
+    }
+
+    #[test]
+    fn events_created_in_the_future_are_refused(ahead in 360i64..4_000_000_000) {
+        let created = referral_core::clock::now().unix_timestamp() + ahead;
+        let body = serde_json::to_vec(&edited("payment_intent.succeeded", &[("/created", json!(created))])).unwrap();
+        let err = parse(&body, &cfg()).unwrap_err();
+        prop_assert_eq!((err.status.as_u16(), err.code), (400, "invalid_stripe_event"));
+        prop_assert!(err.message.contains("ahead of our clock"), "{}", err.message);
     }
 
     #[test]

@@ -39,7 +39,7 @@
 //!
 //! GSI1 (KEYS_ONLY) is sparse: only bonuses someone must act on carry its keys, spread over
 //! [`STATUS_SHARDS`] partitions each (the shard comes from the payment id), so no single
-//! partition key is written by every top-up (SCALING.md has the arithmetic):
+//! partition key is written by every top-up (docs/SCALING.md has the arithmetic):
 //!
 //! | bonus state (from `referral_core::bonus`)        | GSI1PK                     | GSI1SK                    | read by |
 //! |--------------------------------------------------|----------------------------|---------------------------|---------|
@@ -56,7 +56,7 @@
 //! shard (`attribute_exists(PK)`: an unknown code writes nothing). Each shard has its own
 //! partition key — items sharing a partition key share a partition, so sharding by sort key
 //! would not help — and one partition key absorbs at most 1,000 write units per second, so a
-//! code takes up to `CLICK_SHARDS` × 1,000 clicks/s (sizing in SCALING.md). The shards are
+//! code takes up to `CLICK_SHARDS` × 1,000 clicks/s (sizing in docs/SCALING.md). The shards are
 //! created with the code row, in the same transaction that claims the code
 //! (`Users::claim_code`, also used by `infra/local-stack --seed`); a code without shards
 //! (none exist: sharding predates production data) would count no clicks and get no cookie.
@@ -106,7 +106,7 @@ pub const SK_RATE_TIERS: &str = "RATE_TIERS";
 /// clicks/s per code in theory; at 10,000 clicks/s (API Gateway's default account quota,
 /// the most one code can receive without a quota increase) each shard runs at ~625 WCU/s,
 /// leaving room for the random spread. Costs: 16 extra puts when a code is created and
-/// 16 extra item reads per KPI view. See SCALING.md. Changing it needs a migration: codes
+/// 16 extra item reads per KPI view. See docs/SCALING.md. Changing it needs a migration: codes
 /// created with fewer shards have no items for the new ones (clicks landing there would be
 /// refused as unknown), and lowering it would hide the counts of the dropped shards.
 pub const CLICK_SHARDS: u32 = 16;

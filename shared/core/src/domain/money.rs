@@ -19,8 +19,10 @@ pub struct Usd(Decimal);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
-    #[error("amount must be a plain decimal string such as \"12.50\", got {0:?}")]
+    #[error("amount must be a decimal string of 1 to 7 digits and up to two decimals, such as \"12.50\", got {0:?}")]
     NotADecimal(String),
+    #[error("amount must not have leading zeros (write \"50.00\", not \"050.00\"), got {0:?}")]
+    LeadingZeros(String),
     #[error("amount must have at most two decimal places (cents), got {0}")]
     SubCent(String),
     #[error("amount must be greater than zero, got {0}")]
@@ -35,25 +37,42 @@ impl Usd {
     /// Zero, with two decimals like every other amount (`"0.00"`).
     pub const ZERO: Usd = Usd(Decimal::from_parts(0, 0, 0, false, 2));
 
-    /// Parses a positive amount from the outside world ("50", "50.0", "50.00").
-    /// Rejects exponents, signs other than none, more than two decimals, zero and negatives.
+    /// Parses a positive amount from the outside world, in the one canonical syntax
+    /// `^\d{1,7}(\.\d{1,2})?$` without leading zeros ("50", "50.5", "50.00", "0.50"): no sign,
+    /// exponent, spaces or separators, digits on both sides of a point, at most two decimals,
+    /// more than zero and at most [`MAX_AMOUNT`]. Each refusal names its reason.
     pub fn parse_positive(input: &str) -> Result<Self, MoneyError> {
-        let well_formed = !input.is_empty()
-            && input.len() <= 32
-            && input.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
-            && input.bytes().filter(|b| *b == b'.').count() <= 1;
-        if !well_formed {
-            return Err(MoneyError::NotADecimal(truncate(input)));
+        let shown = || truncate(input);
+        let (negative, body) = match input.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, input),
+        };
+        let (int, frac) = match body.split_once('.') {
+            Some((int, frac)) => (int, Some(frac)),
+            None => (body, None),
+        };
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(int) || frac.is_some_and(|f| !digits(f)) {
+            return Err(MoneyError::NotADecimal(shown()));
         }
-        let value: Decimal = input.parse().map_err(|_| MoneyError::NotADecimal(truncate(input)))?;
-        if value <= Decimal::ZERO {
-            return Err(MoneyError::NotPositive(input.to_string()));
+        if negative {
+            return Err(MoneyError::NotPositive(shown()));
         }
-        if value.normalize().scale() > 2 {
-            return Err(MoneyError::SubCent(input.to_string()));
+        if int.len() > 1 && int.starts_with('0') {
+            return Err(MoneyError::LeadingZeros(shown()));
+        }
+        if frac.is_some_and(|f| f.len() > 2) {
+            return Err(MoneyError::SubCent(shown()));
+        }
+        if int.len() > 7 {
+            return Err(MoneyError::TooLarge(shown()));
+        }
+        let value: Decimal = body.parse().map_err(|_| MoneyError::NotADecimal(shown()))?;
+        if value.is_zero() {
+            return Err(MoneyError::NotPositive(shown()));
         }
         if value > MAX_AMOUNT {
-            return Err(MoneyError::TooLarge(input.to_string()));
+            return Err(MoneyError::TooLarge(shown()));
         }
         Ok(Self::from_decimal_exact(value))
     }
@@ -209,7 +228,7 @@ mod tests {
         assert_eq!(Usd::parse_positive("50").unwrap().to_string(), "50.00");
         assert_eq!(Usd::parse_positive("4.9").unwrap().to_string(), "4.90");
         assert_eq!(Usd::parse_positive("1000.00").unwrap().to_string(), "1000.00");
-        assert_eq!(Usd::parse_positive("5.000").unwrap().to_string(), "5.00");
+        assert_eq!(Usd::parse_positive("0.50").unwrap().to_string(), "0.50");
     }
 
     #[test]
@@ -224,7 +243,23 @@ mod tests {
         assert!(matches!(Usd::parse_positive("1.2.3"), Err(MoneyError::NotADecimal(_))));
         assert!(matches!(Usd::parse_positive(" 5"), Err(MoneyError::NotADecimal(_))));
         assert!(matches!(Usd::parse_positive("1000000.01"), Err(MoneyError::TooLarge(_))));
-        assert!(Usd::parse_positive("1000000.00").is_ok());
+        // The canonical syntax: digits on both sides of a point, no leading zeros, ≤ 2 decimals.
+        for bad in ["50.", ".50", "+5", "5 ", "1,000.00", "１０", "0x10", "NaN", "5-", "--5"] {
+            assert!(matches!(Usd::parse_positive(bad), Err(MoneyError::NotADecimal(_))), "{bad}");
+        }
+        for bad in ["00050.00", "05", "00.50"] {
+            assert!(matches!(Usd::parse_positive(bad), Err(MoneyError::LeadingZeros(_))), "{bad}");
+        }
+        assert!(matches!(Usd::parse_positive("5.000"), Err(MoneyError::SubCent(_))));
+        assert!(matches!(Usd::parse_positive("12345678"), Err(MoneyError::TooLarge(_))));
+        assert!(matches!(Usd::parse_positive(&"9".repeat(1 << 20)), Err(MoneyError::TooLarge(_))));
+        // The cap itself is valid, and a refusal above it says so (not "not a decimal").
+        assert_eq!(Usd::parse_positive("1000000.00").unwrap().decimal(), MAX_AMOUNT);
+        assert!(Usd::parse_positive("1000000").is_ok());
+        let err = Usd::parse_positive("1000000.01").unwrap_err().to_string();
+        assert!(err.contains("must not exceed 1000000.00"), "{err}");
+        let err = Usd::parse_positive("-5.00").unwrap_err().to_string();
+        assert!(err.contains("greater than zero"), "{err}");
     }
 
     #[test]

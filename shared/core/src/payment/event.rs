@@ -49,3 +49,51 @@ impl PaymentEventKind {
         }
     }
 }
+
+/// How far ahead of our clock an event's `occurred_at` may be: the provider's clock may run a
+/// little fast, but a payment that "happens" later than this is a bug or a forgery, and it
+/// would shift the holding period and the month it counts for.
+pub const MAX_FUTURE_SKEW: time::Duration = time::Duration::minutes(5);
+
+/// Why a payment event's time is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventTimeError {
+    #[error("occurred_at must be an RFC 3339 timestamp such as 2026-11-25T09:00:00Z")]
+    Unreadable,
+    #[error("occurred_at {at} is more than 5 minutes ahead of our clock ({now}); send the time the payment happened")]
+    InTheFuture { at: String, now: String },
+}
+
+/// The sanity window of an event's time (applied by every provider adapter): an RFC 3339
+/// timestamp at most [`MAX_FUTURE_SKEW`] after `now`, returned normalised (`clock::rfc3339`).
+/// There is no lower bound: providers re-deliver old events (days later) and a refund may
+/// come months after its payment.
+pub fn occurred_at(raw: &str, now: time::OffsetDateTime) -> Result<String, EventTimeError> {
+    let at = crate::clock::parse_rfc3339(raw).ok_or(EventTimeError::Unreadable)?;
+    checked_time(at, now)
+}
+
+/// [`occurred_at`] for a time already read (Stripe's `created`, a unix timestamp).
+pub fn checked_time(at: time::OffsetDateTime, now: time::OffsetDateTime) -> Result<String, EventTimeError> {
+    if at > now + MAX_FUTURE_SKEW {
+        return Err(EventTimeError::InTheFuture { at: crate::clock::rfc3339(at), now: crate::clock::rfc3339(now) });
+    }
+    Ok(crate::clock::rfc3339(at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_time_of_an_event_is_at_most_five_minutes_ahead() {
+        let now = crate::clock::parse_rfc3339("2026-11-25T09:00:00Z").unwrap();
+        assert_eq!(occurred_at("2026-11-25T09:05:00Z", now).unwrap(), "2026-11-25T09:05:00.000Z");
+        assert_eq!(occurred_at("2020-01-01T00:00:00+02:00", now).unwrap(), "2019-12-31T22:00:00.000Z");
+        assert!(matches!(occurred_at("2026-11-25T09:05:01Z", now), Err(EventTimeError::InTheFuture { .. })));
+        assert!(matches!(occurred_at("9999-12-31T23:59:59Z", now), Err(EventTimeError::InTheFuture { .. })));
+        for bad in ["", "yesterday", "2026-13-45T99:00:00Z", "2026-11-25"] {
+            assert_eq!(occurred_at(bad, now), Err(EventTimeError::Unreadable), "{bad}");
+        }
+    }
+}
