@@ -8,7 +8,7 @@
 #
 # Installs Debian's chromium when /usr/bin/chromium is missing (Playwright's own browser
 # download is not used), installs playwright-core from the lockfile, runs node --test.
-# Exits non-zero when anything fails. Screenshots go to tests/artifacts/.
+# Exits non-zero when anything fails. Screenshots go to tests/artifacts/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -29,4 +29,6 @@ else
 fi
 
 mkdir -p ../artifacts
-exec node --test --test-concurrency=2 --test-timeout=60000 referrals.test.mjs ref-snippet.test.mjs
+# pages.test.mjs and admin.test.mjs need the real-handler fixture (PAGES_FIXTURE, set by
+# real-dashboard.sh); without it they are skipped.
+exec node --test --test-concurrency=2 --test-timeout=120000 referrals.test.mjs ref-snippet.test.mjs pages.test.mjs admin.test.mjs
