@@ -460,14 +460,17 @@
   // ---------------------------------------------------------------- history filters + CSV
 
   /** `&status=…&from=…&to=…` of the filter form (dates are the viewer's calendar days, sent as
-   * UTC instants: from = local midnight, to = the end of the local day). */
+   * UTC instants: from = local midnight, to = the next local midnight, exclusive). */
   function filterQuery() {
     var q = '';
     var status = $('filter-status').value;
     if (status) q += '&status=' + encodeURIComponent(status);
     var from = $('filter-from').value, to = $('filter-to').value;
     if (from) { var f = new Date(from + 'T00:00:00'); if (!isNaN(f)) q += '&from=' + encodeURIComponent(f.toISOString().replace(/\.\d{3}Z$/, 'Z')); }
-    if (to) { var t = new Date(to + 'T23:59:59'); if (!isNaN(t)) q += '&to=' + encodeURIComponent(t.toISOString().replace(/\.\d{3}Z$/, 'Z')); }
+    if (to) {
+      var t = new Date(to + 'T00:00:00');
+      if (!isNaN(t)) { t.setDate(t.getDate() + 1); q += '&to=' + encodeURIComponent(t.toISOString().replace(/\.\d{3}Z$/, 'Z')); }
+    }
     return q;
   }
 

@@ -132,11 +132,11 @@ test('history: rows with status badges, Load more appends the rest', async () =>
       assert.equal(await row0.locator('time').getAttribute('datetime'), HISTORY[0].created_at);
       const row3 = page.locator('[data-payment-id="pay_22"]');
       assert.deepEqual((await row3.locator('td').allTextContents()).slice(1, 5).map((t) => t.trim()),
-        ['$300.00', '7.5%', '$22.50', 'Failed']);
+        ['$300.00', '7.5%', '$22.50', 'Processing']);
       const big = page.locator('[data-payment-id="pay_20"] td');
       assert.deepEqual((await big.allTextContents()).slice(1, 4), ['$1,500.00', '5%', '$75.00']);
       const pending = page.locator('[data-payment-id="pay_24"]');
-      assert.equal(await pending.locator('[data-testid="status-badge"]').textContent(), 'Pending');
+      assert.equal(await pending.locator('[data-testid="status-badge"]').textContent(), 'On hold');
       assert.match(await pending.locator('[data-testid="reason"]').textContent(), /many new referrals/);
       const sameIp = page.locator('[data-payment-id="pay_19"] [data-testid="reason"]');
       assert.match(await sameIp.textContent(), /signed up from your IP address/);
@@ -148,19 +148,28 @@ test('history: rows with status badges, Load more appends the rest', async () =>
       assert.ok(first >= 0);
     }
 
-    // Every row has exactly one badge, and each status has its own colour.
-    const badges = await page.$$eval('[data-testid="status-badge"]', (els) =>
-      els.map((b) => ({ status: b.dataset.status, text: b.textContent, bg: getComputedStyle(b).backgroundColor })));
+    // Every row has exactly one badge; a credit still in flight (pending/crediting) or being
+    // retried (failed) reads "Processing", never a red failure; a held bonus reads "On hold".
+    const badges = await page.$$eval('[data-testid="status-badge"]', (els) => els.map((b) => ({
+      status: b.dataset.status, text: b.textContent, bg: getComputedStyle(b).backgroundColor,
+      reason: b.closest('tr').querySelector('[data-testid="reason"]').dataset.reason ?? null })));
     assert.equal(badges.length, first);
+    const label = (b) => ({ credited: 'Credited', reversed: 'Reversed', failed: 'Processing' })[b.status]
+      ?? (b.reason === 'crediting' ? 'Processing' : b.reason ? 'On hold' : 'Pending');
     const colours = new Map();
     for (const b of badges) {
       assert.ok(['credited', 'pending', 'failed', 'reversed'].includes(b.status), `known status ${b.status}`);
-      assert.equal(b.text, b.status[0].toUpperCase() + b.status.slice(1));
-      if (colours.has(b.status)) assert.equal(colours.get(b.status), b.bg);
-      colours.set(b.status, b.bg);
+      assert.equal(b.text, label(b), `${b.status}/${b.reason}`);
+      if (colours.has(b.text)) assert.equal(colours.get(b.text), b.bg);
+      colours.set(b.text, b.bg);
     }
-    assert.equal(new Set(colours.values()).size, colours.size, 'distinct colour per status');
-    if (stub) assert.equal(colours.size, 4, 'all four statuses seeded on page one');
+    assert.equal(new Set(colours.values()).size, colours.size, 'distinct colour per label');
+    assert.ok(!colours.has('Failed'));
+    if (stub) {
+      assert.equal(colours.size, 4, 'Credited, On hold, Processing, Reversed on page one');
+      const inFlight = page.locator('[data-payment-id="pay_9"]');
+      assert.equal(await inFlight.locator('[data-testid="status-badge"]').textContent(), 'Processing');
+    }
 
     // Load more until the server says there is no next page.
     let rows = first;
@@ -179,6 +188,8 @@ test('history: rows with status badges, Load more appends the rest', async () =>
       assert.equal(await text(page, 'history-count'), 'Showing all 25');
       const last = page.locator('[data-payment-id="pay_1"] td');
       assert.deepEqual((await last.allTextContents()).slice(1, 5), ['$20.00', '5%', '$1.00', 'Reversed']);
+      // The holding period has its own words.
+      assert.match(await page.locator('[data-payment-id="pay_4"] [data-testid="reason"]').textContent(), /Holding period/);
       assert.ok(stub.requests.some((r) => r.path === '/referrals/history' && /cursor=/.test(r.search)));
     }
     assert.deepEqual(errors, []);
@@ -237,6 +248,7 @@ test('Download PNG saves referral-qr.png', async () => {
     if (stub) {
       const png = stub.requests.filter((r) => r.path === '/referrals/qr.png');
       assert.ok(png.some((r) => r.search === '?size=512' && r.authorization === `Bearer ${stub.token}`));
+      assert.deepEqual(bytes, await readFile(new URL('./fixtures/qr.png', import.meta.url)), 'the real QR rendering');
     }
   } finally {
     await context.close();
@@ -248,7 +260,7 @@ test('a rejected token (401) asks to sign in again', async () => {
   try {
     assert.equal(await page.getAttribute('body', 'data-loaded'), 'signed-out');
     await page.waitForSelector('[data-testid="alert"]', { state: 'visible' });
-    assert.match(await text(page, 'alert-text'), /Please sign in again/);
+    assert.match(await text(page, 'alert-text'), /sign in again/i);
     assert.equal(await page.isVisible('[data-testid="content"]'), false);
     assert.equal(await page.evaluate(() => sessionStorage.getItem('referrals_token')), null, 'bad token forgotten');
   } finally {
@@ -260,7 +272,7 @@ test('no token at all asks to sign in without calling the API', async () => {
   const before = stub ? stub.requests.length : 0;
   const { context, page } = await openPage(urlWithToken(null));
   try {
-    assert.match(await text(page, 'alert-text'), /Please sign in again/);
+    assert.match(await text(page, 'alert-text'), /sign in again/i);
     if (stub) assert.equal(stub.requests.length, before, 'no API call without a token');
   } finally {
     await context.close();

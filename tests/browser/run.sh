@@ -29,6 +29,6 @@ else
 fi
 
 mkdir -p ../artifacts
-# pages.test.mjs and admin.test.mjs need the real-handler fixture (PAGES_FIXTURE, set by
+# pages.test.mjs, admin.test.mjs and stub-contract.test.mjs need the real-handler fixture (PAGES_FIXTURE, set by
 # real-dashboard.sh); without it they are skipped.
-exec node --test --test-concurrency=2 --test-timeout=120000 referrals.test.mjs ref-snippet.test.mjs pages.test.mjs admin.test.mjs
+exec node --test --test-concurrency=2 --test-timeout=120000 referrals.test.mjs ref-snippet.test.mjs pages.test.mjs admin.test.mjs stub-contract.test.mjs

@@ -1,7 +1,12 @@
 // Static + stub API server for the browser tests (node:http, 127.0.0.1, port 0).
 //
 // Serves infra/web/* (the page at /referrals, like the dashboard Lambda), the test landing
-// pages from fixtures/, and the referrals API contract with fixed seeded data. The API is
+// pages from fixtures/, and the referrals API contract with fixed seeded data. It exists for
+// the states the real stack cannot easily produce (a 503 on one route, a path prefix,
+// hostile text); everything else is tested against the real handlers (pages.test.mjs).
+// Kept honest: stub-contract.test.mjs validates every answer below against the OpenAPI
+// document the real dashboard serves, and the QR codes are the real renderer's output for
+// LINK.url (fixtures/qr.*, checked by the dashboard crate's `qr` tests). The API is
 // mounted at /referrals/* and again at /api/referrals/* (for the data-api-base test; the page
 // is served with data-api-base="/api" at /api-base/referrals). Every API call must carry
 // `Authorization: Bearer <TOKEN>` or gets the 401 error envelope.
@@ -10,7 +15,6 @@
 
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { deflateSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -52,66 +56,65 @@ export const HISTORY = (() => {
     const bonus = Math.round((topup * ratePermille) / 1000);
     const created = new Date(Date.UTC(2026, 10, 25, 9, 0, 0) - i * 36 * 3600 * 1000);
     const pool = reasons[status];
+    const net = status === 'credited' ? cents(bonus) : '0.00';
     items.push({
       payment_id: `pay_${25 - i}`,
-      created_at: created.toISOString(),
+      created_at: created.toISOString().replace('.000Z', 'Z'),
       topup_amount: cents(topup),
       rate: ratePermille === 75 ? '0.075' : '0.05',
       bonus_amount: cents(bonus),
+      net_amount: net,
+      paid_amount: net,
+      refunded_amount: status === 'reversed' ? cents(topup) : '0.00',
       status,
       reason: pool[i % pool.length],
+      credited_at: status === 'credited' || status === 'reversed' ? created.toISOString().replace('.000Z', 'Z') : null,
+      release_at: null,
     });
   }
-  // Decimal strings without cents must still be shown with cents.
-  Object.assign(items[24], { topup_amount: '20', bonus_amount: '1' });
+  // A small reversed top-up (the last row).
+  Object.assign(items[24], { topup_amount: '20.00', bonus_amount: '1.00', refunded_amount: '20.00' });
+  // An in-flight credit and a bonus in its holding period.
+  items[16].reason = 'crediting';
+  items[21].reason = 'holding';
   // A hostile string must come out as text, never as markup.
   items[9].reason = '<img src=x onerror="window.__xss=1">';
   return items;
 })();
 
-const SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 21 21" shape-rendering="crispEdges">
-<rect width="21" height="21" fill="#fff"/><path fill="#000" d="M0 0h7v7H0zM14 0h7v7h-7zM0 14h7v7H0z"/>
-<path fill="#fff" d="M1 1h5v5H1zM15 1h5v5h-5zM1 15h5v5H1z"/><path fill="#000" d="M2 2h3v3H2zM16 2h3v3h-3zM2 16h3v3H2zM8 8h2v2H8zM11 9h2v3h-2zM9 12h3v2H9zM14 10h2v2h-2zM16 14h3v2h-3zM10 16h2v3h-2zM14 17h2v2h-2z"/>
-</svg>`;
+/** The real QR codes of LINK.url (written by the dashboard's qr tests, checked there). */
+const QR_SVG = await readFile(path.join(FIXTURES_DIR, 'qr.svg'), 'utf8');
+const QR_PNG = await readFile(path.join(FIXTURES_DIR, 'qr.png'));
+/** The real answer's bounds (`functions/dashboard/src/qr.rs`, infra/openapi.yaml). */
+export const QR_SIZES = { min: 128, max: 1024, default: 512 };
 
-function crc32(buf) {
-  let c = ~0;
-  for (const b of buf) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+/** The earnings chart's answer for `granularity` (the last 90 days / 12 months, UTC). */
+function stats(granularity) {
+  const today = new Date(Date.UTC(2026, 10, 25));
+  const buckets = [];
+  const n = granularity === 'month' ? 12 : 90;
+  for (let i = n - 1; i >= 0; i--) {
+    const d = granularity === 'month'
+      ? new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - i, 1))
+      : new Date(today.getTime() - i * 86400_000);
+    const period = d.toISOString().slice(0, granularity === 'month' ? 7 : 10);
+    buckets.push({ period, clicks: i % 7 === 0 ? 2 : 0, signups: i % 30 === 0 ? 1 : 0, earned: i % 10 === 0 ? '2.50' : '0.00' });
   }
-  return ~c >>> 0;
+  const sum = (k) => buckets.reduce((a, b) => a + b[k], 0);
+  const earned = buckets.reduce((a, b) => a + Math.round(Number(b.earned) * 100), 0);
+  return {
+    granularity, from: buckets[0].period, to: buckets[n - 1].period, time_zone: 'UTC', currency: 'USD', buckets,
+    totals: { clicks: sum('clicks'), signups: sum('signups'), earned: cents(earned) },
+  };
 }
 
-function chunk(type, data) {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(td));
-  return Buffer.concat([len, td, crc]);
-}
-
-/** A size×size greyscale PNG with a checker pattern (stands in for the QR). */
-export function makePng(size = 64) {
-  const rows = [];
-  for (let y = 0; y < size; y++) {
-    const row = Buffer.alloc(size + 1);
-    for (let x = 0; x < size; x++) row[x + 1] = ((x >> 3) + (y >> 3)) % 2 ? 0 : 255;
-    rows.push(row);
-  }
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(size, 0);
-  ihdr.writeUInt32BE(size, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 0; // greyscale
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(Buffer.concat(rows))),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
+/** The empty answers of the sections the stub has no data for (shapes of the real API). */
+const EMPTY = {
+  '/referrals/leaderboard': { period: 'month', month: '2026-11', items: [], next_cursor: null, me: { rank: null, earned: '0.00' } },
+  '/referrals/campaigns': { items: [] },
+  '/referrals/api-keys': { items: [] },
+  '/referrals/webhook/deliveries': { items: [], next_cursor: null },
+};
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
@@ -173,16 +176,26 @@ export async function startStubServer(opts = {}) {
         if (!kpis) return apiError(res, 503, 'unavailable', 'Statistics are being recalculated. Try again in a minute.');
         return sendJson(res, 200, kpis);
       case '/referrals/qr.svg':
-        return send(res, 200, 'image/svg+xml', SVG);
+        return send(res, 200, 'image/svg+xml', QR_SVG);
       case '/referrals/qr.png': {
-        const size = Number(url.searchParams.get('size') ?? '256');
-        if (!Number.isInteger(size) || size < 64 || size > 2048) {
-          return apiError(res, 400, 'invalid_size', 'size must be an integer between 64 and 2048.');
+        const raw = url.searchParams.get('size');
+        const size = raw === null ? QR_SIZES.default : /^\d+$/.test(raw) ? Number(raw) : NaN;
+        if (!Number.isInteger(size) || size < QR_SIZES.min || size > QR_SIZES.max) {
+          return apiError(res, 400, 'invalid_size', `size must be ${QR_SIZES.min} to ${QR_SIZES.max} pixels`);
         }
-        return send(res, 200, 'image/png', makePng(64), { 'X-Requested-Size': String(size) });
+        // The fixture is the real 512 px rendering; other sizes get the same code, recorded.
+        return send(res, 200, 'image/png', QR_PNG, { 'X-Requested-Size': String(size) });
       }
+      case '/referrals/stats': {
+        const g = url.searchParams.get('granularity') ?? 'day';
+        if (g !== 'day' && g !== 'month') return apiError(res, 400, 'invalid_granularity', 'granularity must be day or month');
+        return sendJson(res, 200, stats(g));
+      }
+      case '/referrals/webhook':
+        return apiError(res, 404, 'webhook_not_found', 'No webhook endpoint is registered.');
       case '/referrals/history': {
         const limit = Number(url.searchParams.get('limit') ?? '20');
+        const status = url.searchParams.get('status');
         if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
           return apiError(res, 400, 'invalid_limit', 'limit must be an integer between 1 and 100.');
         }
@@ -193,12 +206,14 @@ export async function startStubServer(opts = {}) {
           if (!m) return apiError(res, 400, 'invalid_cursor', 'The cursor is not valid.');
           offset = Number(m[1]);
         }
-        const items = history.slice(offset, offset + limit);
-        const next = offset + limit < history.length ? Buffer.from(`o:${offset + limit}`).toString('base64url') : null;
+        const rows = status ? history.filter((h) => h.status === status) : history;
+        const items = rows.slice(offset, offset + limit);
+        const next = offset + limit < rows.length ? Buffer.from(`o:${offset + limit}`).toString('base64url') : null;
         return sendJson(res, 200, { items, next_cursor: next });
       }
       default:
-        return apiError(res, 404, 'not_found', 'No such endpoint.');
+        if (EMPTY[route]) return sendJson(res, 200, EMPTY[route]);
+        return apiError(res, 404, 'route_not_found', 'No such endpoint.');
     }
   }
 

@@ -31,3 +31,23 @@ pub fn png(url: &str, size: u32) -> Result<Vec<u8>, String> {
     image.write_to(&mut out, ImageFormat::Png).map_err(|e| e.to_string())?;
     Ok(out.into_inner())
 }
+
+#[cfg(test)]
+mod fixture_tests {
+    /// The browser tests' stub (tests/browser/stub-server.mjs) serves these files as its QR
+    /// codes: they must be exactly what this module renders for the stub's link, so the stub
+    /// cannot drift from the real QR (`UPDATE_QR_FIXTURES=1` rewrites them).
+    #[test]
+    fn the_browser_stub_serves_the_real_qr_codes() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/fixtures");
+        let url = "https://www.example.com/?ref=K7M2XQ";
+        let svg = super::svg(url).expect("svg");
+        let png = super::png(url, super::DEFAULT_SIZE).expect("png");
+        if std::env::var_os("UPDATE_QR_FIXTURES").is_some() {
+            std::fs::write(dir.join("qr.svg"), &svg).expect("write qr.svg");
+            std::fs::write(dir.join("qr.png"), &png).expect("write qr.png");
+        }
+        assert_eq!(std::fs::read_to_string(dir.join("qr.svg")).expect("qr.svg"), svg, "stub QR SVG drifted");
+        assert_eq!(std::fs::read(dir.join("qr.png")).expect("qr.png"), png, "stub QR PNG drifted");
+    }
+}

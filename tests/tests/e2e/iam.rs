@@ -180,6 +180,12 @@ async fn the_admin_api_calls_exactly_what_its_policy_allows() {
         ("GET", "/admin/rate-tiers", None, 200),
         ("PUT", "/admin/rate-tiers", Some(json!({"tiers": [{"up_to": null, "rate": "0.05"}]})), 200),
         ("DELETE", "/admin/rate-tiers", None, 200),
+        // The console: its page, one bonus in full, a referrer's view (profile + totals in one
+        // BatchGetItem, their latest bonuses from the history index GSI2).
+        ("GET", "/admin", None, 200),
+        ("GET", "/admin/console.js", None, 200),
+        ("GET", "/admin/bonuses/iam_a0", None, 200),
+        ("GET", "/admin/referrers/alice", None, 200),
     ] {
         let resp = call(method, uri, body).await;
         assert_eq!(resp.status(), want, "{method} {uri}: {}", body_json(&resp));

@@ -120,6 +120,24 @@ async fn every_documented_operation_answers_as_documented() {
         let resp = h.dash_get(path, Some("alice"), &[]).await;
         c.check(path, "get", resp.status().as_u16(), None);
     }
+    // The chart and the filtered history / CSV export.
+    for uri in ["/referrals/stats", "/referrals/stats?granularity=month", "/referrals/stats?granularity=week"] {
+        let resp = h.dash_get(uri, Some("alice"), &[]).await;
+        c.check("/referrals/stats", "get", resp.status().as_u16(), Some(&body_json(&resp)));
+    }
+    let resp = h.dash_get("/referrals/stats", None, &[]).await;
+    c.check("/referrals/stats", "get", resp.status().as_u16(), Some(&body_json(&resp)));
+    for uri in ["/referrals/history?status=credited&from=2020-01-01", "/referrals/history?status=nope"] {
+        let resp = h.dash_get(uri, Some("alice"), &[]).await;
+        c.check("/referrals/history", "get", resp.status().as_u16(), Some(&body_json(&resp)));
+    }
+    let resp = h.dash_get("/referrals/history.csv?status=credited", Some("alice"), &[]).await;
+    assert_eq!(resp.status(), 200);
+    c.check("/referrals/history.csv", "get", 200, None);
+    for (uri, user) in [("/referrals/history.csv?from=tomorrow", Some("alice")), ("/referrals/history.csv", None)] {
+        let resp = h.dash_get(uri, user, &[]).await;
+        c.check("/referrals/history.csv", "get", resp.status().as_u16(), Some(&body_json(&resp)));
+    }
     // Partner API: keys (session token) and campaigns (session or a key), each status seen.
     let alice = format!("Bearer {}", token("alice", None, 600));
     let api = h.dashboard();
@@ -309,6 +327,20 @@ async fn every_documented_operation_answers_as_documented() {
 
     let resp = h.admin_call("GET", "/admin/bonuses", Some(&token("alice", None, 600)), None).await;
     c.check("/admin/bonuses", "get", resp.status().as_u16(), Some(&body_json(&resp)));
+    // The console's reads: one bonus, one referrer (found, unknown, not an admin).
+    for (path, uri, who) in [
+        ("/admin/bonuses/{payment_id}", "/admin/bonuses/oa_held1", Some(admin.clone())),
+        ("/admin/bonuses/{payment_id}", "/admin/bonuses/nope", Some(admin.clone())),
+        ("/admin/bonuses/{payment_id}", "/admin/bonuses/oa_held1", Some(token("alice", None, 600))),
+        ("/admin/referrers/{user_id}", "/admin/referrers/alice", Some(admin.clone())),
+        ("/admin/referrers/{user_id}", "/admin/referrers/puppet", Some(admin.clone())),
+        ("/admin/referrers/{user_id}", "/admin/referrers/nobody", Some(admin.clone())),
+        ("/admin/referrers/{user_id}", "/admin/referrers/alice?limit=0", Some(admin.clone())),
+        ("/admin/referrers/{user_id}", "/admin/referrers/alice", None),
+    ] {
+        let resp = h.admin_call("GET", uri, who.as_deref(), None).await;
+        c.check(path, "get", resp.status().as_u16(), Some(&body_json(&resp)));
+    }
 
     // Leaderboard and public name (after the admin approvals, so alice has earnings on the board).
     for (method, uri, user, body) in [

@@ -66,13 +66,14 @@
 //! **Clicks per day and month** (the earnings chart, `domain::stats`) live on the same shard
 //! items, written by the same single `UpdateItem`: `ADD clicks :one, d<n> :one, m<k> :one`
 //! where `d<n>` counts the UTC day `n` days after 2020-01-01 and `m<k>` the month `k` months
-//! after January 2020 ([`click_day_attr`], [`click_month_attr`]); the same update `REMOVE`s
+//! after January 2020, `n` and `k` in base 36 ([`click_day_attr`], [`click_month_attr`]); the same update `REMOVE`s
 //! the counters that left the windows ([`retired_click_attrs`]: the 90 days before the
 //! 90-day window, the 12 months before the 12-month one). A shard clicked at least once every
-//! 90 days therefore holds at most 90 day and 12 month counters (≈ 0.8 KB at 3-byte counts,
-//! still one write unit without campaigns; SCALING.md has the sizes); counters of a shard that
-//! saw no click for longer stay behind, harmlessly (readers only look up the names of the
-//! days asked for), until a click reaches them. Nothing extra is written per click: no
+//! 90 days therefore holds at most 90 day and 12 month counters: under 1 KB even at a viral
+//! code's counts, one write unit per click without campaigns (`scale_model::click_shard_size`,
+//! docs/SCALING.md "Click counters" has the sizes with campaigns). Counters of a shard that saw
+//! no click for more than 180 days stay behind (readers only look up the days asked for):
+//! a dormant shard woken up may pay 2 WCU per click — never a hot one. Nothing extra is written per click: no
 //! second item, no second round trip, no new hot key. Per-day counts are exact and summed
 //! over the shards like the total.
 
@@ -114,16 +115,32 @@ pub const CLICK_SHARDS: u32 = 16;
 /// Day 0 of the click counters' numbering (`d<n>`, [`click_day_attr`]).
 const CLICK_EPOCH: time::Date = time::macros::date!(2020 - 01 - 01);
 
-/// The shard attribute counting the clicks of UTC day `day` (`d2519` = 2026-11-24). Short
-/// on purpose: up to 90 of them live on every shard item, whose size is billed per click.
+/// The shard attribute counting the clicks of UTC day `day`: `d` and the number of days since
+/// 2020-01-01 in base 36 (`d1xz` = 2026-11-24). Short on purpose: up to 90 of them live on
+/// every shard item, whose size is billed on every click (docs/SCALING.md, "Click counters").
 pub fn click_day_attr(day: time::Date) -> String {
-    format!("d{}", (day - CLICK_EPOCH).whole_days().max(0))
+    format!("d{}", base36((day - CLICK_EPOCH).whole_days().max(0) as u64))
 }
 
-/// The shard attribute counting the clicks of a UTC month (`m82` = 2026-11).
+/// The shard attribute counting the clicks of a UTC month: `m` and the months since January
+/// 2020 in base 36 (`m2a` = 2026-11).
 pub fn click_month_attr(month: referral_core::domain::stats::YearMonth) -> String {
     let epoch = referral_core::domain::stats::YearMonth { year: 2020, month: 1 };
-    format!("m{}", (month.index() - epoch.index()).max(0))
+    format!("m{}", base36((month.index() - epoch.index()).max(0) as u64))
+}
+
+fn base36(mut n: u64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ascii")
 }
 
 /// Day counters kept behind the daily window that a click on `today` removes (how far back a
@@ -342,9 +359,9 @@ mod tests {
     #[test]
     fn click_counters_are_named_by_day_and_month_and_retired_after_the_windows() {
         assert_eq!(click_day_attr(date!(2020 - 01 - 01)), "d0");
-        assert_eq!(click_day_attr(date!(2026 - 11 - 24)), "d2519");
+        assert_eq!(click_day_attr(date!(2026 - 11 - 24)), "d1xz"); // day 2519
         let nov = referral_core::domain::stats::YearMonth { year: 2026, month: 11 };
-        assert_eq!(click_month_attr(nov), "m82");
+        assert_eq!(click_month_attr(nov), "m2a"); // month 82
         let today = date!(2026 - 11 - 29);
         let retired = retired_click_attrs(today);
         assert_eq!(retired.len(), CLICK_CLEANUP_DAYS as usize + 12);

@@ -23,7 +23,6 @@ impl AdminViews for DynamoStore {
                         credited_count: number(&item, "credited_count"),
                         reversed_count: number(&item, "reversed_count"),
                     };
-                    totals.earned_total.rescale(2);
                 }
                 Some(AttributeValue::S(_)) => {
                     let trail = |item: &mut super::Item, attr: &str| -> Result<Vec<AuditEntry>, StoreError> {
@@ -41,6 +40,8 @@ impl AdminViews for DynamoStore {
                 _ => {}
             }
         }
+        // Money has two decimals, also when there is no aggregate item yet (0.00, not 0).
+        totals.earned_total.rescale(2);
         Ok(profile.map(|(profile, rate_history, attribution_history)| UserAdminView {
             profile,
             rate_history,

@@ -378,3 +378,58 @@ fn scale_model() {
         assert!(hot <= 1_000.0, "{n}/s over {m}: shared partition {hot_key} takes {hot:.0} WCU/s");
     }
 }
+
+/// A click shard item as the redirect's `UpdateItem` leaves it (`codes.rs`): the keys, the
+/// total, `days` day counters and `months` month counters (`keys::click_day_attr`,
+/// `click_month_attr`), and `campaigns` campaign counters with names of `name_len`
+/// characters. Counts are large on purpose (a viral code's shard: 8-digit days, 9-digit
+/// months, a 12-digit total), so the sizes are upper bounds.
+fn click_shard(days: i64, months: i32, campaigns: usize, name_len: usize) -> Item {
+    use referral_core::domain::stats::YearMonth;
+    let code = crate::domain::RefCode::parse("K7M2XQ").expect("code");
+    let today = time::macros::date!(2026 - 11 - 30);
+    let mut item: Item = Item::new();
+    item.insert(PK.into(), AttributeValue::S(keys::click_shard_pk(&code, keys::CLICK_SHARDS - 1)));
+    item.insert(super::SK.into(), AttributeValue::S(keys::SK_CLICKS.into()));
+    item.insert("clicks".into(), AttributeValue::N("999999999999".into()));
+    for d in 0..days {
+        item.insert(keys::click_day_attr(today - time::Duration::days(d)), AttributeValue::N("99999999".into()));
+    }
+    for m in 0..months {
+        item.insert(keys::click_month_attr(YearMonth::of(today).plus(-m)), AttributeValue::N("999999999".into()));
+    }
+    for c in 0..campaigns {
+        let name = format!("{c:02}{}", "x".repeat(name_len.saturating_sub(2)));
+        item.insert(
+            format!("{}{name}", referral_core::domain::campaign::COUNTER_PREFIX),
+            AttributeValue::N("999999999999".into()),
+        );
+    }
+    item
+}
+
+/// The click shard item's size, hence each click's write units (an `UpdateItem` costs 1 WCU
+/// per KB of the larger of the item before and after). Printed by `make scale`; asserted: a
+/// code without campaigns stays at 1 WCU per click with the chart's full windows (90 days +
+/// 12 months) at a viral code's counts; 20 campaigns with 40-character names cost 2 WCU (as
+/// they did before the chart counters), and so does a shard woken after 180 silent days
+/// (its stale counters stay) — docs/SCALING.md, "Click counters".
+#[test]
+fn click_shard_size() {
+    let wcu = |item: &Item| item_size(item).div_ceil(1024);
+    let cases = [
+        ("no chart counters (before issue 18)", click_shard(0, 0, 0, 0)),
+        ("90 days + 12 months", click_shard(90, 12, 0, 0)),
+        ("90 days + 12 months + 5 campaigns of 12 chars", click_shard(90, 12, 5, 12)),
+        ("90 days + 12 months + 20 campaigns of 40 chars", click_shard(90, 12, 20, 40)),
+        ("20 campaigns of 40 chars, no chart counters", click_shard(0, 0, 20, 40)),
+        ("dormant > 180 days, woken: 90 stale + 90 days + 12 months", click_shard(180, 12, 0, 0)),
+    ];
+    for (name, item) in &cases {
+        println!("SCALE   click shard, {name:<52} {:>5} B  {} WCU per click", item_size(item), wcu(item));
+    }
+    assert_eq!(wcu(&cases[1].1), 1, "a code without campaigns pays 1 WCU per click, at any count");
+    assert_eq!(wcu(&cases[3].1), 2, "20 long campaign names: 2 WCU (documented in SCALING.md)");
+    assert_eq!(wcu(&cases[4].1), 2, "... as before the chart counters");
+    assert_eq!(wcu(&cases[5].1), 2, "a woken dormant shard: 2 WCU until nothing (documented)");
+}
