@@ -188,8 +188,10 @@ async fn book_earnings(h: &BillingHarness, moves: &[referral_core::bonus::Earnin
     use rust_decimal::Decimal;
     use std::collections::BTreeMap;
 
+    /// An aggregate item's leaderboard partition (if any) and its summed attributes.
+    type Sums<'a> = (Option<String>, BTreeMap<&'a str, Decimal>);
     // (pk, sk) → (lbpk, [(attr, sum)])
-    let mut items: BTreeMap<(String, String), (Option<String>, BTreeMap<&str, Decimal>)> = BTreeMap::new();
+    let mut items: BTreeMap<(String, String), Sums> = BTreeMap::new();
     for m in moves {
         let pk = keys::user_pk(&m.referrer);
         let shard = keys::leaderboard_shard(&m.referrer);
