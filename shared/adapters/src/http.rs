@@ -226,7 +226,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // fields in order (`["fraud", null]`), which no client means.
     if !text.trim_start().starts_with('{') {
         return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
-            Ok(_) => ApiError::bad_request("invalid_body", format!("request body must be a JSON object, got {}", json_kind(text))),
+            Ok(_) => ApiError::bad_request(
+                "invalid_body",
+                format!("request body must be a JSON object, got {}", json_kind(text)),
+            ),
             Err(err) => json_error(err, "."),
         });
     }

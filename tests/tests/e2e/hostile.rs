@@ -691,9 +691,12 @@ async fn unicode_control_and_injection_strings_never_become_codes_ids_or_keys() 
         json!({"user_id": "eve\u{0}", "signup_ip": "203.0.113.5"}),
     ];
     for body in signup_cases {
-        let resp =
-            signup::handle(h.store(), &h.signup_cfg, &BillingHarness::signed("/signups", &body.to_string(), SIGNUP_SECRET))
-                .await;
+        let resp = signup::handle(
+            h.store(),
+            &h.signup_cfg,
+            &BillingHarness::signed("/signups", &body.to_string(), SIGNUP_SECRET),
+        )
+        .await;
         assert_eq!(status(&resp), 400, "{body}");
     }
     let event = |pid: Value, user: Value| {

@@ -7,6 +7,7 @@ mod codes;
 mod dashboard;
 mod holding;
 mod hostile;
+mod hostile_routes;
 mod iam;
 mod jwks;
 mod leaderboard;
