@@ -26,6 +26,15 @@ fn env(h: &BillingHarness, extra: &[(&str, &str)]) -> HashMap<String, String> {
     env
 }
 
+/// Registers `user`'s partner endpoint (`bonus.credited`) through the harness's dashboard;
+/// returns its signing secret.
+async fn register_endpoint(h: &BillingHarness, user: &str, url: &str) -> String {
+    let body = json!({"url": url, "events": ["bonus.credited"]});
+    let resp = h.dash_call("PUT", "/referrals/webhook", Some(user), Some(body)).await;
+    assert_eq!(resp.status(), 200, "{}", body_json(&resp));
+    body_json(&resp)["secret"].as_str().expect("secret shown on creation").to_string()
+}
+
 fn json_request(method: &str, uri: &str, token: Option<&str>, body: Option<serde_json::Value>) -> lambda_http::Request {
     let auth = token.map(|t| format!("Bearer {t}"));
     let mut headers = vec![("content-type", "application/json")];
@@ -80,15 +89,7 @@ async fn the_webhook_calls_exactly_what_its_policy_allows() {
     let tiers = json!({"tiers": [{"up_to": "1000.00", "rate": "0.05"}, {"up_to": null, "rate": "0.07"}]});
     let resp = h.admin_call("PUT", "/admin/rate-tiers", Some(&ops), Some(tiers)).await;
     assert_eq!(resp.status(), 200, "{}", body_json(&resp));
-    let resp = h
-        .dash_call(
-            "PUT",
-            "/referrals/webhook",
-            Some("alice"),
-            Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["bonus.credited"]})),
-        )
-        .await;
-    assert_eq!(resp.status(), 200, "{}", body_json(&resp));
+    register_endpoint(&h, "alice", "http://127.0.0.1:9/hook").await;
 
     let rec = Recording::new(&h.stack);
     let app = webhook::App::from_env(&env(&h, &[]), &rec.sdk).await.unwrap();
@@ -254,15 +255,7 @@ async fn the_partner_webhook_sender_calls_exactly_what_its_policy_allows() {
     let h = BillingHarness::new().await;
     h.refer("alice", "bob").await;
     let rx = crate::partner_webhooks::Receiver::start().await;
-    let resp = h
-        .dash_call(
-            "PUT",
-            "/referrals/webhook",
-            Some("alice"),
-            Some(json!({"url": rx.url, "events": ["bonus.credited"]})),
-        )
-        .await;
-    rx.set_secret(body_json(&resp)["secret"].as_str().unwrap());
+    rx.set_secret(&register_endpoint(&h, "alice", &rx.url).await);
     h.topup("iam_w1", "bob", "50.00").await;
     h.drain_outbox().await;
     let rec = Recording::new(&h.stack);
@@ -332,15 +325,7 @@ async fn the_holding_release_calls_exactly_what_its_policy_allows() {
 async fn the_outbox_dispatcher_calls_exactly_what_its_policy_allows() {
     let h = BillingHarness::new().await;
     h.refer("alice", "bob").await;
-    let resp = h
-        .dash_call(
-            "PUT",
-            "/referrals/webhook",
-            Some("alice"),
-            Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["bonus.credited"]})),
-        )
-        .await;
-    assert_eq!(resp.status(), 200);
+    register_endpoint(&h, "alice", "http://127.0.0.1:9/hook").await;
     h.topup("iam_o1", "bob", "50.00").await; // a partner event
     h.wellflow.set_fault(Fault::Unavailable);
     h.topup("iam_o2", "bob", "50.00").await; // a retry
