@@ -70,7 +70,12 @@ async fn envelope(resp: Response) -> Response {
     if status.as_u16() < 400 || is_json(resp.headers()) {
         return resp;
     }
-    let allow = resp.headers().get(ALLOW).and_then(|v| v.to_str().ok()).map(str::to_string);
+    // axum writes `GET,HEAD`; one spelling on every route: `GET, HEAD`.
+    let allow = resp
+        .headers()
+        .get(ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(',').map(str::trim).filter(|m| !m.is_empty()).collect::<Vec<_>>().join(", "));
     let text = axum::body::to_bytes(resp.into_body(), 4096)
         .await
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
