@@ -448,7 +448,7 @@ mod tests {
         assert_eq!((resp.status().as_u16(), body(&resp)["error"]["code"].as_str()), (404, Some("route_not_found")));
         let resp = call(router.clone(), &req("DELETE", "/a")).await;
         assert_eq!(resp.status(), 405);
-        assert_eq!(resp.headers()["allow"], "GET,HEAD");
+        assert_eq!(resp.headers()["allow"], "GET, HEAD");
         assert_eq!(body(&resp)["error"]["code"], "method_not_allowed");
         // Ids are validated after percent-decoding: `al%69ce` is alice, `a%23b` is `a#b`.
         let resp = call(router.clone(), &req("POST", "/u/al%69ce")).await;
