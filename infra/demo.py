@@ -56,7 +56,7 @@ def signed(path, secret, payload):
 def topup(payment, user, amount, kind="topup.succeeded"):
     payload = {"payment_id": f"{payment}-{RUN}", "user_id": user, "amount": amount, "currency": "USD",
                "type": kind, "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    return signed("webhook/", WEBHOOK_SECRET, payload)
+    return signed("webhook/webhooks/payments", WEBHOOK_SECRET, payload)
 
 
 def dashboard(path, token):
@@ -99,7 +99,7 @@ def main():
     users = {"solo": "solo-friend", "team1": "team-ana", "team2": "team-ben", "team3": "team-cy",
              "biz": "bizco", "tester": "tester"}
     for n, (key, user) in enumerate(users.items(), start=1):
-        _, resp = signed("signup/", SIGNUP_SECRET, {"user_id": f"{user}-{RUN}", "ref_code": cookie_code,
+        _, resp = signed("signup/signups", SIGNUP_SECRET, {"user_id": f"{user}-{RUN}", "ref_code": cookie_code,
                                                    "signup_ip": f"203.0.113.{n}"})
         step(f"{user} signs up with the cookie's code", "attributed" if resp.get("attributed") else resp)
     uid = {k: f"{v}-{RUN}" for k, v in users.items()}

@@ -11,6 +11,8 @@ MOTO_PORT=${MOTO_PORT:-4566}
 WELLFLOW_PORT=${WELLFLOW_PORT:-9100}
 LAMBDA_PORT=${LAMBDA_PORT:-9000}
 ISSUER_PORT=${ISSUER_PORT:-9200}
+# cargo lambda watch listens here; apigw-front (API Gateway's part) on LAMBDA_PORT in front of it.
+WATCH_PORT=${WATCH_PORT:-$((LAMBDA_PORT + 1))}
 PY=.venv/bin/python
 mkdir -p .local
 
@@ -24,9 +26,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-for port in "$MOTO_PORT" "$WELLFLOW_PORT" "$LAMBDA_PORT" "$ISSUER_PORT"; do
+for port in "$MOTO_PORT" "$WELLFLOW_PORT" "$LAMBDA_PORT" "$WATCH_PORT" "$ISSUER_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    echo "port $port on 127.0.0.1 is busy (another 'make dev'?). Stop it or set MOTO_PORT/WELLFLOW_PORT/LAMBDA_PORT/ISSUER_PORT." >&2
+    echo "port $port on 127.0.0.1 is busy (another 'make dev'?). Stop it or set MOTO_PORT/WELLFLOW_PORT/LAMBDA_PORT/WATCH_PORT/ISSUER_PORT." >&2
     exit 1
   fi
 done
@@ -86,9 +88,15 @@ pids+=($!)
   echo "RUST_LOG=info"
 } > .local/functions.env
 
-cargo lambda watch --quiet -A 127.0.0.1 -P "$LAMBDA_PORT" --env-file .local/functions.env > .local/lambda.log 2>&1 &
+cargo lambda watch --quiet -A 127.0.0.1 -P "$WATCH_PORT" --env-file .local/functions.env > .local/lambda.log 2>&1 &
 pids+=($!)
-for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$LAMBDA_PORT") 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$WATCH_PORT") 2>/dev/null && break; sleep 0.1; done
+# API Gateway's part: HTTP request -> payload-2.0 event (a non-UTF-8 body base64-encoded, as in
+# AWS) -> the function through watch's invoke API -> HTTP answer. cargo lambda watch's own
+# function URLs answer 500 to a non-UTF-8 JSON body before the function runs; this does not.
+target/debug/apigw-front --port "$LAMBDA_PORT" --lambda "http://127.0.0.1:$WATCH_PORT" > .local/apigw.log 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$LAMBDA_PORT") 2>/dev/null && break; sleep 0.1; done
 
 # Lambda's SQS event source mapping, locally: retry queue -> credit-retry function.
 RETRY_QUEUE_URL=$(sed -n 's/^CREDIT_RETRY_QUEUE_URL=//p' .local/stack.env)
@@ -145,9 +153,9 @@ Local referral stack is up (logs in .local/):
 Try (demo-referrer owns code K7M2XQ):
   curl -i '$BASE/redirect/?ref=K7M2XQ&utm_source=demo'
   curl -i '$BASE/redirect/pricing?ref=NOPE00'
-  $PY infra/signed_post.py $BASE/signup/ local-signup-secret-0123456789 \
+  $PY infra/signed_post.py $BASE/signup/signups local-signup-secret-0123456789 \
       '{"user_id":"friend-1","ref_code":"K7M2XQ","signup_ip":"203.0.113.7"}'
-  $PY infra/signed_post.py $BASE/webhook/ local-webhook-secret-0123456789 \
+  $PY infra/signed_post.py $BASE/webhook/webhooks/payments local-webhook-secret-0123456789 \
       '{"payment_id":"pay_1","user_id":"friend-1","amount":"50.00","currency":"USD","type":"topup.succeeded","occurred_at":"2026-11-25T09:00:00Z"}'
   curl -s http://127.0.0.1:$WELLFLOW_PORT/__stats
   curl -s -X POST http://127.0.0.1:$LAMBDA_PORT/2015-03-31/functions/reconcile/invocations -d '{"pass":"hourly"}'

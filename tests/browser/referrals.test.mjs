@@ -336,3 +336,17 @@ test('screenshots (desktop and mobile)', async () => {
     await mobile.context.close();
   }
 });
+
+test('the page works at /referrals/ too (redirected to /referrals, token kept)', { skip: REAL ? false : 'real dashboard only: the redirect is the handler\'s' }, async () => {
+  const slashed = new URL(pageUrl);
+  slashed.pathname = slashed.pathname.replace(/\/referrals$/, '/referrals/');
+  const { context, page, errors } = await openPage(slashed.toString());
+  try {
+    assert.equal(new URL(page.url()).pathname.endsWith('/referrals'), true, `landed on ${page.url()}`);
+    assert.equal(await page.isVisible('[data-testid="alert"]'), false, 'no error banner: assets and API resolved');
+    for (const k of KPI_KEYS) assert.equal(await text(page, `kpi-${k}`), expected[k], `KPI ${k}`);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});

@@ -6,6 +6,7 @@ pub mod billing;
 pub mod cold_start;
 pub mod counting;
 pub mod fault_proxy;
+pub mod figures;
 pub mod http_adapter;
 pub mod iam;
 pub mod issuer;

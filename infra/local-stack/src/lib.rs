@@ -4,6 +4,7 @@
 //! policies and secrets, and the functions find each secret through the same
 //! `<NAME>_SECRET_ARN` variable the template sets.
 
+pub mod apigw;
 pub mod esm;
 mod schema;
 pub mod stream;

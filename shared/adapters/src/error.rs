@@ -251,6 +251,7 @@ impl From<ApiKeyError> for ApiError {
             ApiKeyError::Name => "invalid_name",
             ApiKeyError::UnknownScope(_) | ApiKeyError::NoScopes => "invalid_scopes",
             ApiKeyError::Malformed => "invalid_api_key",
+            ApiKeyError::MalformedId => "invalid_key_id",
         };
         ApiError::bad_request(code, err.to_string())
     }

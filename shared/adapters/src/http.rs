@@ -70,7 +70,12 @@ async fn envelope(resp: Response) -> Response {
     if status.as_u16() < 400 || is_json(resp.headers()) {
         return resp;
     }
-    let allow = resp.headers().get(ALLOW).and_then(|v| v.to_str().ok()).map(str::to_string);
+    // axum writes `GET,HEAD`; one spelling on every route: `GET, HEAD`.
+    let allow = resp
+        .headers()
+        .get(ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(',').map(str::trim).filter(|m| !m.is_empty()).collect::<Vec<_>>().join(", "));
     let text = axum::body::to_bytes(resp.into_body(), 4096)
         .await
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
@@ -443,7 +448,7 @@ mod tests {
         assert_eq!((resp.status().as_u16(), body(&resp)["error"]["code"].as_str()), (404, Some("route_not_found")));
         let resp = call(router.clone(), &req("DELETE", "/a")).await;
         assert_eq!(resp.status(), 405);
-        assert_eq!(resp.headers()["allow"], "GET,HEAD");
+        assert_eq!(resp.headers()["allow"], "GET, HEAD");
         assert_eq!(body(&resp)["error"]["code"], "method_not_allowed");
         // Ids are validated after percent-decoding: `al%69ce` is alice, `a%23b` is `a#b`.
         let resp = call(router.clone(), &req("POST", "/u/al%69ce")).await;

@@ -147,7 +147,7 @@ async fn admin_routes_answer_only_valid_admin_tokens() {
     assert_eq!(alice.rate_override.map(|r| r.to_string()), Some("0.07".into()));
     let bob = h.store().user(&UserId::parse("bob").unwrap()).await.unwrap().unwrap();
     assert_eq!(bob.referrer_id.map(|r| r.to_string()), Some("zed".into()));
-    println!(
+    integration_tests::figures!(
         "RELIABILITY authz_admin routes={} callers={} calls={} refused_401={} refused_403={} admin_ok={}",
         admin_routes().len(),
         callers().len(),
@@ -232,7 +232,7 @@ async fn dashboard_tokens_only_ever_read_their_own_user() {
     // A token whose subject is not a valid user id is refused, not mapped to anyone.
     let weird = format!("Bearer {}", token("alice#PROFILE", None, 600));
     assert_eq!(dash(&h, "/referrals/kpis", Some(&weird), &[]).await.status(), 401);
-    println!(
+    integration_tests::figures!(
         "RELIABILITY authz_dashboard routes={} callers={} calls={calls} cross_user_leaks=0",
         routes.len(),
         callers().len()
@@ -432,7 +432,7 @@ async fn partner_routes_answer_by_token_kind_and_scope() {
         .await,
     );
     assert_eq!(v["total_earned"], "0.00", "zed's key sees zed's numbers: {v}");
-    println!(
+    integration_tests::figures!(
         "RELIABILITY authz_partner routes={} callers={} calls={calls} cross_user_leaks=0",
         routes.len(),
         key_callers.len()

@@ -8,6 +8,7 @@ mod dashboard;
 mod history_export;
 mod holding;
 mod hostile;
+mod hostile_routes;
 mod iam;
 mod jwks;
 mod leaderboard;

@@ -161,9 +161,12 @@ async fn a_key_is_shown_once_stored_hashed_and_reads_what_the_session_reads() {
     assert_eq!((resp.status().as_u16(), error_code(&resp).as_str()), (404, "api_key_not_found"));
     assert!(h.stack.item("USER#mallory", &format!("APIKEY#{key_id}")).await.is_none(), "nothing written for mallory");
     assert_eq!(call(&h, "GET", "/referrals/link", &bearer(&key), None).await.status(), 200);
-    for missing in ["/referrals/api-keys/zzzzzzzzzzzz", "/referrals/api-keys/not-an-id"] {
-        assert_eq!(call(&h, "DELETE", missing, &jwt("alice"), None).await.status(), 404, "{missing}");
-    }
+    // A well-formed id nobody has is 404; one that is not a key id at all is 400 (ids are
+    // validated, after percent-decoding, before any lookup: docs/api/input-policy.md).
+    let resp = call(&h, "DELETE", "/referrals/api-keys/zzzzzzzzzzzz", &jwt("alice"), None).await;
+    assert_eq!((resp.status().as_u16(), error_code(&resp).as_str()), (404, "api_key_not_found"));
+    let resp = call(&h, "DELETE", "/referrals/api-keys/not-an-id", &jwt("alice"), None).await;
+    assert_eq!((resp.status().as_u16(), error_code(&resp).as_str()), (400, "invalid_key_id"));
 
     // Revocation is immediate and idempotent.
     let resp = call(&h, "DELETE", &format!("/referrals/api-keys/{key_id}"), &jwt("alice"), None).await;

@@ -71,7 +71,7 @@ async fn a_hundred_simultaneous_deliveries_of_one_event_credit_it_once() {
     assert_eq!(keys, ["ref:auto:pay_hot"]);
     assert_eq!(h.wellflow.balance("alice"), Decimal::new(617, 2));
     assert!(h.drain_queue("CreditRetryDLQ").await.is_empty());
-    println!(
+    integration_tests::figures!(
         "RELIABILITY one_event deliveries=100 credited=1 duplicates=99 rows=1 wellflow_credits=1 \
          wellflow_requests={} retry_batches={retry_batches} money_lost=0.00 duration_ms={}",
         stats.requests,
@@ -117,7 +117,7 @@ async fn thousand_topups() {
         stats.outcomes
     );
     assert_eq!(dead_letters(&cells).await, 0);
-    println!(
+    integration_tests::figures!(
         "RELIABILITY thousand payments={} eligible={} below_minimum={} deliveries={} duplicates_sent={} \
          concurrency={CONCURRENCY} cells={} credited={} held={} contention_503={} rows={} wellflow_credits={} \
          expected_total={:.2} credited_total={:.2} held_total={:.2} money_lost={:.2} paid_twice={:.2} retry_batches={retry_batches} \
@@ -239,7 +239,7 @@ async fn outages() {
     assert_eq!(audit.held, 2);
     assert_eq!(dead_letters(&cells).await, 0, "nothing parked in the DLQ");
     let wellflow_requests: u64 = cells.iter().map(|h| h.wellflow.stats().requests).sum();
-    println!(
+    integration_tests::figures!(
         "RELIABILITY outages payments={} eligible={} deliveries={} duplicates_sent={} answered_503={answered_503} \
          redelivered={} failed_rows_mid_run={} wellflow_faults=down,5xx,slow_1200ms dynamo_cuts={} \
          connections_reset={} retry_batches={retry_batches} wellflow_requests={wellflow_requests} credited={} held={} \
@@ -378,7 +378,7 @@ async fn a_failed_retry_enqueue_leaves_the_bonus_listed_for_admins_who_settle_it
     assert_eq!(snapshot.by_status.get("credited"), Some(&3));
     let empty = body_json(&h.admin_call("GET", "/admin/bonuses?status=failed", Some(&ops), None).await);
     assert!(empty["items"].as_array().unwrap().is_empty());
-    println!(
+    integration_tests::figures!(
         "RELIABILITY sqs_send_failure failed_credits=3 retry_messages=0 listed_for_admins=3 \
          settled_by_bulk_approve=3 wellflow_credits=3 money_lost=0.00 paid_twice=0.00"
     );

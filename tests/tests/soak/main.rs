@@ -232,7 +232,7 @@ async fn ten_thousand_topups_with_rolling_faults_lose_nothing_and_pay_nothing_tw
         let Some(finished) = running.join_next().await else { break };
         let (index, w) = finished.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         slowest = slowest.max(w.elapsed);
-        println!(
+        integration_tests::figures!(
             "SOAK wave={index} payments={} eligible={} deliveries={} duplicates_sent={} answered_503={} \
              redelivered={} failed_mid_run={} wellflow_fault_switches={} dynamo_cuts={} connections_reset={} \
              consumer_batches={} retry_batches={} settled_by_admin={} dlq={} credited={} held={} \
@@ -279,7 +279,7 @@ async fn ten_thousand_topups_with_rolling_faults_lose_nothing_and_pay_nothing_tw
     assert!(done > 0, "no wave fitted in {budget:?}");
     assert_eq!(total.lost, rust_decimal::Decimal::ZERO);
     assert_eq!(total.doubled, rust_decimal::Decimal::ZERO);
-    println!(
+    integration_tests::figures!(
         "SOAK total waves={done} payments={} eligible={} below_minimum={} deliveries={} duplicates_sent={} \
          answered_503={} redelivered={} failed_mid_run={} wellflow_fault_switches={} dynamo_cuts={} \
          connections_reset={} consumer_batches={} retry_batches={} settled_by_admin={} dlq={} credited={} held={} \

@@ -34,6 +34,8 @@ const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu
 pub enum ApiKeyError {
     #[error("not an API key: expected rk_live_<key id>_<secret>")]
     Malformed,
+    #[error("a key id is {KEY_ID_LEN} lowercase letters or digits")]
+    MalformedId,
     #[error("unknown scope {0:?}: expected read or campaigns")]
     UnknownScope(String),
     #[error("scopes must list at least one of read, campaigns")]
@@ -52,7 +54,7 @@ impl ApiKeyId {
         if raw.len() == KEY_ID_LEN && raw.bytes().all(|b| ID_ALPHABET.contains(&b)) {
             Ok(Self(raw.to_string()))
         } else {
-            Err(ApiKeyError::Malformed)
+            Err(ApiKeyError::MalformedId)
         }
     }
 
@@ -211,7 +213,7 @@ impl<'a> PresentedKey<'a> {
     pub fn parse(raw: &'a str) -> Result<Self, ApiKeyError> {
         let rest = raw.strip_prefix(PREFIX).ok_or(ApiKeyError::Malformed)?;
         let (id, secret) = rest.split_once('_').ok_or(ApiKeyError::Malformed)?;
-        let id = ApiKeyId::parse(id)?;
+        let id = ApiKeyId::parse(id).map_err(|_| ApiKeyError::Malformed)?;
         if secret.len() != SECRET_LEN || !secret.bytes().all(|b| SECRET_ALPHABET.contains(&b)) {
             return Err(ApiKeyError::Malformed);
         }
