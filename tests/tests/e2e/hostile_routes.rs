@@ -104,6 +104,8 @@ fn routes() -> Vec<Route> {
         r(Dashboard, "GET", "/referrals/link", UserJwt, Nothing, None),
         r(Dashboard, "GET", "/referrals/kpis", UserJwt, Nothing, None),
         r(Dashboard, "GET", "/referrals/history", UserJwt, Nothing, None),
+        r(Dashboard, "GET", "/referrals/history.csv", UserJwt, Nothing, None),
+        r(Dashboard, "GET", "/referrals/stats", UserJwt, Nothing, None),
         r(Dashboard, "GET", "/referrals/qr.svg", UserJwt, Nothing, None),
         r(Dashboard, "GET", "/referrals/qr.png", UserJwt, Nothing, None),
         r(Dashboard, "GET", "/referrals/leaderboard", UserJwt, Nothing, None),
@@ -147,6 +149,8 @@ fn routes() -> Vec<Route> {
         // A version nobody has: 409, so the body is the only thing judged.
         r(Admin, "DELETE", "/admin/rate-tiers?expected_version=99", AdminJwt, Nothing, None),
         r(Admin, "GET", "/admin/bonuses", AdminJwt, Nothing, None),
+        r(Admin, "GET", "/admin/bonuses/{id}", AdminJwt, Nothing, None),
+        r(Admin, "GET", "/admin/referrers/{id}", AdminJwt, Nothing, None),
         r(Admin, "GET", "/admin/rate-tiers", AdminJwt, Nothing, None),
         r(Admin, "GET", "/admin/reconciliation", AdminJwt, Nothing, None),
     ]
