@@ -205,12 +205,22 @@ test('rate tiers: edit and save, a concurrent change is a conflict, reload and r
   }
 });
 
-test('reconciliation: the findings list (empty: our rows match the fake Wellflow)', { skip: SKIP }, async () => {
+test('reconciliation: an open finding is resolved with a note through the console', { skip: SKIP }, async () => {
   const { context, page } = await open(chrome, consoleUrl());
   try {
+    const finding = page.locator('[data-testid="recon-row"]').filter({ hasText: 'alice' });
+    await finding.waitFor();
+    const cells = (await finding.locator('td').allTextContents()).map((t) => t.trim());
+    assert.match(cells[0], /^rf_[0-9a-f]{24}$/);
+    assert.deepEqual(cells.slice(1, 5), ['alice', 'unknown transaction', '—', 'credit $10.00']);
+    page.once('dialog', (d) => d.accept('manual goodwill credit, approved by finance'));
+    await finding.getByRole('button', { name: `Resolve finding ${cells[0]}` }).click();
     await page.waitForSelector('[data-testid="recon-empty"]:not([hidden])');
+    const resolved = await api('/admin/reconciliation?status=resolved', { token: FIXTURE.admin.token });
+    const f = resolved.json.items.find((x) => x.finding_id === cells[0]);
+    assert.deepEqual([f.status, f.resolved_by, f.resolution_note], ['resolved', 'admin:root', 'manual goodwill credit, approved by finance']);
     await page.click('[data-recon="resolved"]');
-    await waitFor(async () => (await page.getAttribute('[data-recon="resolved"]', 'aria-pressed')) === 'true', { message: 'toggle' });
+    await page.locator('[data-testid="recon-row"]').filter({ hasText: cells[0] }).waitFor();
   } finally {
     await context.close();
   }

@@ -7,7 +7,8 @@
 //!
 //! Seeded: alice's mix through the real handlers (`seed::seeded_mix`); "ambassador", 1,000
 //! bonuses over 60 days (`seed::bulk_history`); "mallory", six same-IP referrals whose
-//! top-ups are held for review (the console's queue, besides alice's held and failed ones).
+//! top-ups are held for review (the console's queue, besides alice's held and failed ones);
+//! one open reconciliation finding (a manual credit on alice's Wellflow account).
 //!
 //! Test hooks under `/__fixture/` (this binary only, never in a function): the bonus row as
 //! DynamoDB holds it, what the fake Wellflow holds for a payment, and a click on a campaign
@@ -99,6 +100,19 @@ async fn main() {
     for (i, puppet) in MALLORY_PUPPETS.iter().enumerate() {
         h.topup(&format!("p_mal_{i}"), puppet, &format!("{}.00", 20 + 10 * i)).await;
     }
+
+    // A drift for the console's reconciliation list: a manual adjustment on alice's Wellflow
+    // account that no bonus of ours planned (an unknown transaction, left open for an admin;
+    // our rows and so alice's KPIs are untouched).
+    h.tamper(fake_wellflow::LedgerEdit::Insert {
+        account_id: "alice".into(),
+        kind: fake_wellflow::Kind::Credit,
+        amount: "10.00".into(),
+        idempotency_key: Some("ref:auto:p_carol#manual-1".into()),
+        created_at: None,
+    });
+    let pass = h.reconcile(referral_core::store::PassKind::Hourly).await;
+    assert_eq!(pass.new_findings, 1, "one drift found: {pass:?}");
 
     let mut api = h.dashboard();
     api.cfg.csv_rows_per_file = CSV_ROWS_PER_PART;
