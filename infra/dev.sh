@@ -164,6 +164,8 @@ Try (demo-referrer owns code K7M2XQ):
 
 Referrals page of demo-referrer (open in a browser):
   $BASE/dashboard/referrals#token=$USER_TOKEN
+Admin console:
+  $BASE/admin/admin#token=$ADMIN_TOKEN
 
 Press Ctrl-C to stop everything.
 BANNER

@@ -30,7 +30,13 @@
     b.addEventListener('click', onClick);
     return b;
   }
-  function apiBase() { return (document.documentElement.getAttribute('data-api-base') || '').replace(/\/+$/, ''); }
+  /** The API's prefix: `data-api-base` when the server sets one, else the page's own address
+   * without its trailing `/admin` (the admin function serves the page and the API alike). */
+  function apiBase() {
+    var raw = document.documentElement.getAttribute('data-api-base');
+    if (!raw) raw = window.location.pathname.replace(/\/admin\/?$/, '');
+    return raw.replace(/\/+$/, '');
+  }
 
   // ---------------------------------------------------------------- auth
 

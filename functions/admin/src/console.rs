@@ -31,7 +31,7 @@ const PAGE_CSS: &str = include_str!("../../../infra/web/admin.css");
 pub fn router<S: AdminStore, L: AdminLedger>() -> Router<crate::State<S, L>> {
     Router::new()
         .route("/admin", get(page::<S, L>))
-        .route("/admin/", get(to_page::<S, L>))
+        .route("/admin/", get(to_page))
         .route(
             "/admin/console.js",
             get(|| async { web::static_file("text/javascript; charset=utf-8", PAGE_JS.into(), "public, max-age=300") }),
@@ -48,12 +48,13 @@ async fn page<S: AdminStore, L: AdminLedger>(State(admin): State<crate::State<S,
     web::page(PAGE_HTML, &admin.console)
 }
 
-/// `GET /admin/` → 308 to `/admin` (the page's relative assets resolve from there).
-async fn to_page<S: AdminStore, L: AdminLedger>(State(admin): State<crate::State<S, L>>) -> Response {
+/// `GET /admin/` → 308 to `../admin`, i.e. `/admin` under whatever prefix the function is
+/// reachable at (the page's relative assets resolve from there; the browser keeps the
+/// `#token=…` fragment).
+async fn to_page() -> Response {
     use axum::response::IntoResponse;
     use lambda_http::http::header;
-    let location = format!("{}/admin", admin.console.public_base_path);
-    (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, location.as_str()), (header::CACHE_CONTROL, "no-cache")])
+    (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, "../admin"), (header::CACHE_CONTROL, "no-cache")])
         .into_response()
 }
 

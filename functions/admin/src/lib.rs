@@ -49,7 +49,7 @@ pub use bonuses::MAX_BULK;
 pub struct Admin<S, L> {
     pub billing: Billing<S, L>,
     pub jwt: JwtVerifier,
-    /// The console page's API prefix and sign-in link (`PUBLIC_BASE_PATH`, `SIGN_IN_URL`).
+    /// The console page's sign-in link (`SIGN_IN_URL`; its API prefix is its own address).
     pub console: adapters::web::PageConfig,
 }
 
@@ -158,7 +158,13 @@ impl App {
         Ok(Self {
             billing: adapters::billing::settings::billing_from_env(&env, sdk)?,
             jwt: JwtVerifier::from_env(&env)?,
-            console: adapters::web::PageConfig::from_env(&env)?,
+            // The console finds its API from its own address (the same function serves both), so
+            // PUBLIC_BASE_PATH — the dashboard's, shared by every function under `make dev` — is
+            // not used here; SIGN_IN_URL is.
+            console: adapters::web::PageConfig {
+                public_base_path: String::new(),
+                ..adapters::web::PageConfig::from_env(&env)?
+            },
         })
     }
 }
