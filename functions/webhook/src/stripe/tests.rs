@@ -502,7 +502,7 @@ fn bodies_that_are_not_stripe_events_are_400() {
     assert_eq!(refused_bytes(&[0xff, 0xfe, b'{']).1, "invalid_json");
     assert_eq!(
         refused_bytes(b"[1,2]"),
-        (400, "invalid_stripe_event", "the body must be an object, got an array".into())
+        (400, "invalid_body", "request body must be a JSON object, got an array".into())
     );
     assert_eq!(refused_bytes(b"{}").1, "invalid_stripe_event");
     // Our own generic contract is not a Stripe event.
