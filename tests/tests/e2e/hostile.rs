@@ -578,7 +578,7 @@ fn admin_and_dashboard_handlers_never_fail_on_garbage() {
                 let resp = f.rt.block_on(dashboard::handle(&dash, &req));
                 let s = status(&resp);
                 prop_assert!(
-                    [200, 304, 400, 401, 404, 405].contains(&s),
+                    [200, 304, 308, 400, 401, 404, 405].contains(&s),
                     "dashboard {method} {uri}: {s} {:?}",
                     resp.body()
                 );
