@@ -501,7 +501,6 @@ fn bodies_that_are_not_stripe_events_are_400() {
     assert_eq!(refused_bytes(b"{not json").1, "invalid_json");
     assert_eq!(refused_bytes(&[0xff, 0xfe, b'{']).1, "invalid_json");
     assert_eq!(
-        // The input policy's one answer for a body that is not a JSON object (docs/api/input-policy.md).
         refused_bytes(b"[1,2]"),
         (400, "invalid_body", "request body must be a JSON object, got an array".into())
     );
