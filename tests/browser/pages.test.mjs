@@ -235,6 +235,20 @@ test('partner webhook: register, rotate the secret, delete', { skip: SKIP }, asy
     const stored = await api('/referrals/webhook', { token: FIXTURE.ambassador.token });
     assert.equal(stored.json.url, 'https://hooks.example.com/referrals');
     assert.equal(stored.json.secret, undefined, 'the secret is never read back');
+    // The delivery log: two attempts of one event as the sender records them, newest first.
+    assert.equal(await page.isVisible('[data-testid="delivery-empty"]'), true, 'no deliveries yet');
+    assert.equal((await api('/__fixture/deliveries?user=ambassador', {})).json.recorded, 2);
+    await page.reload();
+    await page.waitForSelector('[data-testid="delivery-row"]');
+    const rows = page.locator('[data-testid="delivery-row"]');
+    assert.equal(await rows.count(), 2);
+    const newest = await rows.nth(0).innerText();
+    assert.match(newest, /bonus\.credited/);
+    assert.match(newest, /p_fixture_hook/);
+    assert.match(newest, /Delivered \(200\)/);
+    assert.match(newest, /87 ms/);
+    assert.match(await rows.nth(1).innerText(), /connection refused/);
+    assert.equal(await page.isVisible('[data-testid="delivery-empty"]'), false);
     page.once('dialog', (d) => d.accept());
     await page.click('[data-testid="webhook-rotate"]');
     await waitFor(async () => { const s = await text(page, 'webhook-secret'); return s !== first && /^whsec_/.test(s); }, { message: 'rotated' });

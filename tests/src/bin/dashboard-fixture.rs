@@ -11,13 +11,15 @@
 //! one open reconciliation finding (a manual credit on alice's Wellflow account).
 //!
 //! Test hooks under `/__fixture/` (this binary only, never in a function): the bonus row as
-//! DynamoDB holds it, what the fake Wellflow holds for a payment, and a click on a campaign
-//! link through the real redirect handler.
+//! DynamoDB holds it, what the fake Wellflow holds for a payment, a click on a campaign link
+//! through the real redirect handler, and two partner-webhook delivery attempts written with
+//! the store call the partner-webhooks sender makes (`record_delivery`; the sending itself is
+//! tested end to end in `partner_webhooks.rs`).
 
 use std::sync::Arc;
 
 use adapters::domain::UserId;
-use adapters::store::Users;
+use adapters::store::{PartnerWebhooks, Users};
 use integration_tests::billing::{token, BillingHarness, REFERRER_IP};
 use integration_tests::seed::{bulk_history, seeded_mix};
 use lambda_http::{Body, Request, Response};
@@ -68,6 +70,35 @@ async fn hook(h: &BillingHarness, req: &Request) -> Response<Body> {
             };
             let resp = redirect::handle(h.store(), &cfg, &integration_tests::get(&uri, &[])).await;
             json_response(200, &json!({ "status": resp.status().as_u16() }))
+        }
+        ["deliveries"] => {
+            let user = UserId::parse(&param("user").unwrap_or_else(|| "alice".into())).expect("user");
+            let now = adapters::clock::now();
+            let at = |secs: i64| {
+                (now - time::Duration::seconds(secs))
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .expect("time")
+            };
+            let attempts = [
+                (1, false, None, Some("connection refused".to_string()), 120, at(120)),
+                (2, true, Some(200), None, 87, at(60)),
+            ];
+            for (attempt, delivered, status_code, error, duration_ms, at) in attempts {
+                let record = adapters::store::DeliveryRecord {
+                    event_id: "evt_fixture_1".into(),
+                    event_type: adapters::domain::PartnerEventType::BonusCredited,
+                    payment_id: adapters::domain::PaymentId::parse("p_fixture_hook").expect("id"),
+                    attempt,
+                    at,
+                    delivered,
+                    status_code,
+                    error,
+                    duration_ms,
+                    expires_at: now.unix_timestamp() + 86_400,
+                };
+                h.store().record_delivery(&user, &record).await.expect("delivery recorded");
+            }
+            json_response(200, &json!({ "recorded": 2 }))
         }
         _ => json_response(404, &json!({ "error": { "code": "route_not_found", "message": "no fixture hook" } })),
     }
