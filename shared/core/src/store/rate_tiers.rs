@@ -64,27 +64,12 @@ impl ReferrerSnapshot {
         if &ctx.referrer_id != referrer {
             return None;
         }
-        let mut profile = crate::store::UserProfile {
-            user_id: referrer.clone(),
-            created_at: String::new(),
-            code: None,
-            referrer_id: None,
-            referrer_code: None,
-            attributed_at: None,
-            same_ip: false,
-            signup_ip_hash: None,
-            first_topup_payment_id: None,
-            last_topup_day: None,
-            active_for: None,
+        let profile = crate::store::UserProfile {
             rate_override: ctx.rate_override,
-            first_topups: Vec::new(),
-            velocity_version: 0,
-            public_name: None,
             webhook_events: ctx.webhook_events.clone(),
             ctx_version: ctx.ctx_version,
-            referrer_ctx: None,
+            ..crate::store::UserProfile::new(referrer.clone(), String::new())
         };
-        profile.rate_override = ctx.rate_override;
         let month_volume = match ctx.band_month.as_deref() {
             Some(m) if m == month => ctx.band_from.unwrap_or(Usd::ZERO),
             _ => Usd::ZERO,

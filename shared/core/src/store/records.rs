@@ -70,6 +70,32 @@ pub struct UserProfile {
     pub referrer_ctx: Option<ReferrerCtx>,
 }
 
+impl UserProfile {
+    /// A profile with nothing known yet but its user and creation time.
+    pub fn new(user_id: UserId, created_at: String) -> Self {
+        Self {
+            user_id,
+            created_at,
+            code: None,
+            referrer_id: None,
+            referrer_code: None,
+            attributed_at: None,
+            same_ip: false,
+            signup_ip_hash: None,
+            first_topup_payment_id: None,
+            last_topup_day: None,
+            active_for: None,
+            rate_override: None,
+            first_topups: Vec::new(),
+            velocity_version: 0,
+            public_name: None,
+            webhook_events: Vec::new(),
+            ctx_version: 0,
+            referrer_ctx: None,
+        }
+    }
+}
+
 /// A referred user's copy of what a top-up needs from their referrer. Only what changes
 /// rarely (rate override and partner subscriptions, guarded by `ctx_version`), plus the tier
 /// band the referrer's month volume was last seen in (guarded by the band condition on the

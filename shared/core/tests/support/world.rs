@@ -446,26 +446,7 @@ fn apply_commit(state: &mut StoreState, commit: &Commit) {
 }
 
 pub fn empty_profile(user: &UserId) -> UserProfile {
-    UserProfile {
-        user_id: user.clone(),
-        created_at: "2026-01-01T00:00:00.000Z".into(),
-        code: None,
-        referrer_id: None,
-        referrer_code: None,
-        attributed_at: None,
-        same_ip: false,
-        signup_ip_hash: None,
-        first_topup_payment_id: None,
-        last_topup_day: None,
-        active_for: None,
-        rate_override: None,
-        first_topups: Vec::new(),
-        velocity_version: 0,
-        public_name: None,
-        webhook_events: Vec::new(),
-        ctx_version: 0,
-        referrer_ctx: None,
-    }
+    UserProfile::new(user.clone(), "2026-01-01T00:00:00.000Z".into())
 }
 
 impl Payments for MemStore {
