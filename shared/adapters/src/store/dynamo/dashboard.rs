@@ -6,7 +6,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use rust_decimal::Decimal;
 
-use super::{from_item, keys, number, s, sdk_error, DynamoStore, PK, SK};
+use super::{from_item, keys, number, sdk_error, DynamoStore, SK};
 use crate::domain::UserId;
 use crate::store::{Dashboard, ReferrerKpis, StoreError, UserProfile};
 
@@ -15,15 +15,7 @@ impl Dashboard for DynamoStore {
         let pk = keys::user_pk(user);
         // SK order: DAY#<window_start> … DAY#<today> < PROFILE < STATS.
         let out = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(pk.clone()))
-            .expression_attribute_values(":from", s(keys::day_sk(window_start)))
-            .expression_attribute_values(":to", s(keys::SK_STATS))
+            .range_query(&pk, &keys::day_sk(window_start), keys::SK_STATS)
             .consistent_read(true)
             .send()
             .await

@@ -242,6 +242,25 @@ impl DynamoStore {
             .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":prefix", s(prefix))
     }
+
+    /// A `Query` of the items in partition `pk` whose sort key is between `from` and `to`,
+    /// both inclusive (a user's day and month buckets); callers add consistency.
+    pub(crate) fn range_query(
+        &self,
+        pk: &str,
+        from: &str,
+        to: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(self.table.as_ref())
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":from", s(from))
+            .expression_attribute_values(":to", s(to))
+    }
 }
 
 /// The primary key of the item at (`pk`, `sk`).

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use rust_decimal::Decimal;
 
-use super::{from_item, item_key, keys, number, s, sdk_error, DynamoStore, PK, SK};
+use super::{from_item, item_key, keys, number, sdk_error, DynamoStore, SK};
 use crate::domain::stats::{BucketValues, StatsRange, YearMonth};
 use crate::domain::UserId;
 use crate::store::{StatsQueries, StatsReadout, StoreError, UserProfile};
@@ -24,18 +24,7 @@ impl StatsQueries for DynamoStore {
             }
         };
         // Both bounds carry the prefix, so `STATS` (all time) and other items stay out.
-        let buckets = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(pk.clone()))
-            .expression_attribute_values(":from", s(from_sk))
-            .expression_attribute_values(":to", s(to_sk))
-            .consistent_read(true)
-            .send();
+        let buckets = self.range_query(&pk, &from_sk, &to_sk).consistent_read(true).send();
         let (buckets, profile) = tokio::join!(buckets, self.get(pk.clone(), keys::SK_PROFILE));
         let buckets = buckets.map_err(|e| sdk_error("Query(stats)", e))?;
         let mut out = StatsReadout::default();
