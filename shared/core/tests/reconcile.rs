@@ -44,14 +44,17 @@ fn net(world: &World, payment: &str) -> Decimal {
 fn a_dropped_move_wellflow_applied_after_all_is_recorded_and_taken_back() {
     let world = World::new(1, epoch());
     refer(&world, "ref_a", "payer_1", false, None);
-    // Wellflow refuses the credit; a full refund arrives; an hour later the move is dropped.
+    // Wellflow refuses the credit; a full refund arrives; an hour later Wellflow refuses the
+    // key once more (the settler's probe) and the move is dropped.
     world.set_faults(Faults { refuse: 1.0, ..Faults::default() });
     deliver(&world, &succeeded("pay_1", "payer_1", 10_000));
     world.set_faults(Faults::default());
     deliver(&world, &refunded("pay_1", 10_000));
     world.clock.advance(VOID_AFTER + time::Duration::minutes(1));
     let b = billing(&world.process(), &BonusPolicy::default());
+    world.set_faults(Faults { refuse: 1.0, ..Faults::default() });
     block_on(settle_payment(&b, &pid("pay_1"), "retry")).unwrap();
+    world.set_faults(Faults::default());
     let bonus = world.bonus(&pid("pay_1")).unwrap();
     assert_eq!(bonus.ledger.moves()[0].state, MoveState::Void);
     // ... but the refusal was a lie: Wellflow applied it.

@@ -5,7 +5,8 @@
 mod support;
 
 use rand::SeedableRng;
-use referral_core::bonus::{BonusPolicy, BonusStatus, MoveState};
+use referral_core::bonus::{BonusPolicy, BonusStatus, MoveKind, MoveState};
+use referral_core::clock::Clock;
 use referral_core::domain::Usd;
 use referral_core::payment::{PaymentEventKind, Unchanged};
 use referral_core::usecases::moderation::{self, ModerationOutcome};
@@ -175,15 +176,41 @@ fn a_refused_credit_waits_for_an_admin_and_is_dropped_when_refunded() {
     // get it applied, so it is not dropped at once...
     deliver(&world, &refunded("pay_1", 10_000));
     assert_eq!(world.bonus(&pid("pay_1")).unwrap().status, BonusStatus::Failed);
-    // ...but once the refusal is older than any invocation can live, it is (the sweeper
-    // re-queues it, the retry consumer replans): nothing was ever paid, nothing is owed.
+    // ...but once the refusal is older than any invocation can live and Wellflow refuses the
+    // key once more (the retry consumer's probe; the sweeper re-queues it), it is: nothing
+    // was ever paid, nothing is owed.
     world.clock.advance(referral_core::bonus::VOID_AFTER + time::Duration::minutes(1));
     let b = billing(&world.process(), &BonusPolicy::default());
+    world.set_faults(Faults { refuse: 1.0, ..Faults::default() });
     block_on(settle_payment(&b, &pid("pay_1"), "retry")).unwrap();
     let bonus = world.bonus(&pid("pay_1")).unwrap();
     assert_eq!(bonus.status, BonusStatus::Reversed);
     assert_eq!(bonus.ledger.moves()[0].state, MoveState::Void);
     assert_eq!(net(&world, "pay_1"), Decimal::ZERO);
+}
+
+#[test]
+fn a_refused_credit_a_late_sender_got_applied_is_not_dropped() {
+    // Simulation seed 31659: Wellflow refuses the credit; a sender that had read the row
+    // before the refusal was recorded gets the same key applied a minute later and dies before
+    // recording it; a partial refund comes hours later. Dropping the refused move and crediting
+    // the reduced bonus with a new key would pay the first credit twice over.
+    let world = world();
+    world.set_faults(Faults { refuse: 1.0, ..Faults::default() });
+    deliver(&world, &succeeded("pay_1", "payer_1", 10_000));
+    world.set_faults(Faults::default());
+    let at = referral_core::clock::rfc3339(world.clock.now());
+    world.ledger.lock().unwrap().insert("ref:auto:pay_1", MoveKind::Credit, &user("ref_a"), Usd::cents(500), &at);
+    world.clock.advance(referral_core::bonus::VOID_AFTER + time::Duration::minutes(1));
+    deliver(&world, &refunded("pay_1", 4_000));
+    let b = billing(&world.process(), &BonusPolicy::default());
+    block_on(settle_payment(&b, &pid("pay_1"), "retry")).unwrap();
+    // The probe got the transfer back: recorded as applied, the excess debited. Due 3.00.
+    let bonus = world.bonus(&pid("pay_1")).unwrap();
+    assert_eq!(bonus.ledger.moves()[0].state, MoveState::Applied);
+    assert_eq!((bonus.paid_amount, bonus.net_amount), (Usd::cents(300), Usd::cents(300)));
+    assert_eq!(net(&world, "pay_1"), cents(300));
+    assert_eq!(world.ledger.lock().unwrap().keys_for(&pid("pay_1")), ["ref:auto:pay_1", "ref:auto:pay_1#debit-2"]);
 }
 
 #[test]

@@ -359,11 +359,19 @@ impl Bonus {
 
     /// A move Wellflow refused long enough ago (see [`VOID_AFTER`]) that the target no longer
     /// needs is dropped and the difference planned. `None` if there is nothing to drop.
+    ///
+    /// Only after Wellflow refused the move's key once more (the settler's probe, see
+    /// `usecases::settle`): a sender that read the row before the refusal was recorded may
+    /// have had the key applied and died before recording it, and only Wellflow knows — the
+    /// probe gets that transfer back as a replay, never a refusal.
     pub fn replan(&self, actor: &str, now: &str) -> Option<Change> {
-        if !self.ledger.voidable(self.target(), &void_before(now)) {
+        let void_before = void_before(now);
+        if !self.ledger.voidable(self.target(), &void_before) {
             return None;
         }
-        Some(self.clone().finish(Some(self), Step::new(actor, now, "replanned")))
+        let mut next = self.clone();
+        next.ledger.plan(&self.source_payment_id, self.target(), now, &void_before);
+        Some(next.finish(Some(self), Step::new(actor, now, "replanned")))
     }
 
     /// Whether [`Bonus::replan`] would change something at `now`.
@@ -428,7 +436,8 @@ impl Bonus {
     /// appends history, bumps the version, and lists the effects of `before → self`.
     fn finish(mut self, before: Option<&Bonus>, step: Step<'_>) -> Change {
         let target = self.target();
-        self.ledger.plan(&self.source_payment_id, target, step.now, &void_before(step.now));
+        // Never drops a refused move: that is `replan`'s, after a probe.
+        self.ledger.plan(&self.source_payment_id, target, step.now, "");
         self.refresh();
         self.updated_at = step.now.to_string();
         self.version += 1;

@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use crate::bonus::{Bonus, Move, MoveKind};
+use crate::bonus::{Bonus, FailureKind, Move, MoveKind};
 use crate::metrics::{self, Unit};
 use crate::ports::{Ledger, TransferRequest};
 use crate::store::{Commit, CommitOutcome, Payments, StoreError};
@@ -53,43 +53,28 @@ where
         debug_assert!(bonus.ledger.in_flight().is_none_or(|m| !m.refused()), "approve re-issues refused moves");
     }
     for _ in 0..MAX_STEPS {
-        // A refused move the target no longer needs is dropped once that is safe.
-        if let Some(change) = bonus.replan(actor, &billing.now_str()) {
-            bonus = match billing.store.commit(&Commit::bonus(change.clone())).await? {
-                CommitOutcome::Committed => change.bonus,
-                CommitOutcome::Conflict => reload(billing, &bonus).await?,
-            };
-            continue;
-        }
-        let Some(step) = bonus.next_move().cloned() else {
+        // A refused move the target no longer needs is dropped once that is safe — and only
+        // if Wellflow refuses its key once more (the probe): a sender that read the row before
+        // the refusal was recorded may have had the key applied and died before recording it.
+        // Wellflow answers an applied key with its transfer, never with a refusal.
+        let probing = bonus.needs_replan(&billing.now_str());
+        let step = if probing { bonus.ledger.in_flight().cloned() } else { bonus.next_move().cloned() };
+        let Some(step) = step else {
             return Ok(Settled { bonus: Box::new(bonus), failed: None });
         };
         let started = Instant::now();
         let result = billing.ledger.transfer(&request(&bonus, &step)).await;
         let latency_ms = started.elapsed().as_millis() as f64;
-        // Record what Wellflow said, on the bonus as stored now: if someone moved it
-        // meanwhile, the observation still counts (an applied move is applied, even one
-        // dropped in between).
-        let mut recorded = false;
-        for _ in 0..MAX_STEPS {
-            let now = billing.now_str();
-            let change = match &result {
-                Ok(transfer) => bonus.record_applied(step.seq, &transfer.transaction_id, actor, &now),
-                Err(err) => bonus.record_failed(step.seq, err.failure(&now), actor, &now),
-            };
-            let Some(change) = change else { break };
-            match billing.store.commit(&Commit::bonus(change.clone())).await? {
-                CommitOutcome::Committed => {
-                    bonus = change.bonus;
-                    recorded = true;
-                    break;
-                }
-                CommitOutcome::Conflict => bonus = reload(billing, &bonus).await?,
+        if probing && result.as_ref().is_err_and(|e| e.kind == FailureKind::Refused) {
+            if let Some(change) = bonus.replan(actor, &billing.now_str()) {
+                bonus = match billing.store.commit(&Commit::bonus(change.clone())).await? {
+                    CommitOutcome::Committed => change.bonus,
+                    CommitOutcome::Conflict => reload(billing, &bonus).await?,
+                };
             }
+            continue;
         }
-        if recorded {
-            report(&bonus, &step, actor, latency_ms, &result);
-        }
+        bonus = record(billing, bonus, &step, &result, actor, latency_ms).await?;
         if let Err(err) = &result {
             return Ok(Settled { bonus: Box::new(bonus), failed: Some(err.to_string()) });
         }
@@ -112,6 +97,35 @@ where
         Some(bonus) => settle(billing, bonus, actor, Mode::Auto).await.map(Some),
         None => Ok(None),
     }
+}
+
+/// Records what Wellflow said about `step`, on the bonus as stored now: if someone moved it
+/// meanwhile, the observation still counts (an applied move is applied, even one dropped in
+/// between). Returns the bonus as last read or written.
+async fn record<S: Payments, L>(
+    billing: &Billing<S, L>,
+    mut bonus: Bonus,
+    step: &Move,
+    result: &Result<crate::ports::Transfer, crate::ports::LedgerError>,
+    actor: &str,
+    latency_ms: f64,
+) -> Result<Bonus, BillingError> {
+    for _ in 0..MAX_STEPS {
+        let now = billing.now_str();
+        let change = match result {
+            Ok(transfer) => bonus.record_applied(step.seq, &transfer.transaction_id, actor, &now),
+            Err(err) => bonus.record_failed(step.seq, err.failure(&now), actor, &now),
+        };
+        let Some(change) = change else { break };
+        match billing.store.commit(&Commit::bonus(change.clone())).await? {
+            CommitOutcome::Committed => {
+                report(&change.bonus, step, actor, latency_ms, result);
+                return Ok(change.bonus);
+            }
+            CommitOutcome::Conflict => bonus = reload(billing, &bonus).await?,
+        }
+    }
+    Ok(bonus)
 }
 
 async fn reload<S: Payments, L>(billing: &Billing<S, L>, bonus: &Bonus) -> Result<Bonus, StoreError> {
