@@ -266,7 +266,7 @@ fn the_route_table_is_every_route_of_the_api() {
     let doc: Value = serde_yaml::from_str(&yaml).unwrap();
     let ours: Vec<(String, String)> =
         routes().iter().map(|r| (r.method.to_string(), r.path.split('?').next().unwrap().to_string())).collect();
-    let id = regex_lite_id();
+    let id = id_template();
     let mut missing = Vec::new();
     for (path, ops) in doc["paths"].as_object().unwrap() {
         if path == "/" {
@@ -286,7 +286,7 @@ fn the_route_table_is_every_route_of_the_api() {
 }
 
 /// `/a/{payment_id}/b` → `/a/{id}/b`.
-fn regex_lite_id() -> impl Fn(&str) -> String {
+fn id_template() -> impl Fn(&str) -> String {
     |path: &str| {
         path.split('/')
             .map(|seg| if seg.starts_with('{') && seg.ends_with('}') { "{id}" } else { seg })
